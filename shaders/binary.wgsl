@@ -1,0 +1,38 @@
+// Elementwise binary op with NumPy broadcasting over up to 4 dimensions.
+// Layout: out is contiguous [d0,d1,d2,d3] (shapes are right-aligned and padded with 1s on the
+// left); a and b are read through strides in which broadcast dimensions have stride 0.
+// Dispatch: one invocation per output element, ${WG} per workgroup, folded into y past the x limit.
+// Variants: exactly one of ADD, SUB, MUL, DIV.
+
+struct Params {
+  size: u32, groupsX: u32, d1: u32, d2: u32,
+  d3: u32, sa0: u32, sa1: u32, sa2: u32,
+  sa3: u32, sb0: u32, sb1: u32, sb2: u32,
+  sb3: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.groupsX * ${WG}u;
+  if (i >= p.size) { return; }
+  let i3 = i % p.d3;
+  let i2 = (i / p.d3) % p.d2;
+  let i1 = (i / (p.d3 * p.d2)) % p.d1;
+  let i0 = i / (p.d3 * p.d2 * p.d1);
+  let va = a[i0 * p.sa0 + i1 * p.sa1 + i2 * p.sa2 + i3 * p.sa3];
+  let vb = b[i0 * p.sb0 + i1 * p.sb1 + i2 * p.sb2 + i3 * p.sb3];
+#if ADD
+  out[i] = va + vb;
+#elif SUB
+  out[i] = va - vb;
+#elif MUL
+  out[i] = va * vb;
+#elif DIV
+  out[i] = va / vb;
+#endif
+}

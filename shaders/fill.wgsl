@@ -1,0 +1,13 @@
+// Fills a flat f32 array with one value. One invocation per element, ${WG} per workgroup,
+// folded into y past the x limit.
+
+struct Params { size: u32, groupsX: u32, value: f32 }
+
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> p: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.groupsX * ${WG}u;
+  if (i < p.size) { out[i] = p.value; }
+}

@@ -1,0 +1,74 @@
+// Elementwise unary functions and their derivatives.
+// Layout: any contiguous tensor, treated as a flat array of `size` f32.
+// Dispatch: one invocation per element, ${WG} per workgroup; the grid folds into y when x would
+// exceed maxComputeWorkgroupsPerDimension (linear id = x + y · groupsX · WG).
+// Variants: exactly one of RELU, SILU, SIGN, CLAMP, AFFINE, SQUARE, EXP, LOG, ABS is set.
+// `main` writes f(x); `backward` writes gradOut · f'(x). `a`, `b` are the clamp bounds or the affine a·x+b.
+
+struct Params { size: u32, groupsX: u32, a: f32, b: f32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+#if BACKWARD
+@group(0) @binding(1) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gradIn: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+#else
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+#endif
+
+fn f(v: f32) -> f32 {
+#if RELU
+  return max(v, 0.0);
+#elif SILU
+  return v / (1.0 + exp(-v));
+#elif SIGN
+  return sign(v);
+#elif CLAMP
+  return clamp(v, p.a, p.b);
+#elif AFFINE
+  return p.a * v + p.b;
+#elif SQUARE
+  return v * v;
+#elif EXP
+  return exp(v);
+#elif LOG
+  return log(v);
+#elif ABS
+  return abs(v);
+#endif
+}
+
+fn df(v: f32) -> f32 {
+#if RELU
+  return select(0.0, 1.0, v > 0.0);
+#elif SILU
+  let s = 1.0 / (1.0 + exp(-v));
+  return s * (1.0 + v * (1.0 - s));
+#elif SIGN
+  return 0.0;
+#elif CLAMP
+  return select(0.0, 1.0, v >= p.a && v <= p.b);
+#elif AFFINE
+  return p.a;
+#elif SQUARE
+  return 2.0 * v;
+#elif EXP
+  return exp(v);
+#elif LOG
+  return 1.0 / v;
+#elif ABS
+  return sign(v);
+#endif
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.groupsX * ${WG}u;
+  if (i >= p.size) { return; }
+#if BACKWARD
+  gradIn[i] = gradOut[i] * df(x[i]);
+#else
+  y[i] = f(x[i]);
+#endif
+}
