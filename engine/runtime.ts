@@ -20,6 +20,8 @@ export const UNIFORM_ALIGN = 256;
 const UNIFORM_ARENA_BYTES = 64 * 1024;
 /** Dispatches per submit: enough to amortise a submit, few enough to keep the GPU busy early. */
 const DISPATCHES_PER_SUBMIT = 64;
+/** Passes whose duration timeGpu() can record. */
+const TIMED_PASSES = 256;
 
 export function kernelKey(k: KernelSpec): string {
   const defs = Object.entries(k.defines ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}=${v}`);
@@ -76,6 +78,7 @@ export class Engine {
   private uniformUsed = 0;
   private pendingDispatches = 0;
   private counters = { lateCompiles: 0, dispatches: 0, submits: 0 };
+  private timing: { querySet: GPUQuerySet; used: number; resolved: GPUBuffer[] } | null = null;
   private scopes: Set<Tensor>[] = [];
   readonly liveTensors = new Set<Tensor>();
   /** Set while a gradient is being recorded (see autograd.ts). */
@@ -191,7 +194,14 @@ export class Engine {
 
   private computePass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'purify-gpu batch' });
-    if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'purify-gpu pass' });
+    if (!this.pass) {
+      const desc: GPUComputePassDescriptor = { label: 'purify-gpu pass' };
+      if (this.timing && this.timing.used + 2 <= TIMED_PASSES * 2) {
+        desc.timestampWrites = { querySet: this.timing.querySet, beginningOfPassWriteIndex: this.timing.used, endOfPassWriteIndex: this.timing.used + 1 };
+        this.timing.used += 2;
+      }
+      this.pass = this.encoder.beginComputePass(desc);
+    }
     return this.pass;
   }
 
@@ -227,6 +237,40 @@ export class Engine {
     } finally {
       if (!this.gpu.isLost()) staging.unmap();
       staging.destroy();
+    }
+  }
+
+  /**
+   * Runs fn and measures the GPU time of the compute passes it encodes, from timestamp queries
+   * (null when the adapter lacks timestamp-query or fn needed more than TIMED_PASSES passes).
+   */
+  async timeGpu(fn: () => void): Promise<number | null> {
+    if (!this.gpu.features.timestampQuery) {
+      fn();
+      await this.sync();
+      return null;
+    }
+    this.flush();
+    const querySet = this.device.createQuerySet({ label: 'timing', type: 'timestamp', count: TIMED_PASSES * 2 });
+    this.timing = { querySet, used: 0, resolved: [] };
+    let used = 0;
+    try {
+      fn();
+      this.computePass();
+      this.pass!.end();
+      this.pass = null;
+      used = this.timing.used;
+      const resolve = this.device.createBuffer({ label: 'timing resolve', size: TIMED_PASSES * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.encoder!.resolveQuerySet(querySet, 0, used, resolve, 0);
+      this.timing = null;
+      const raw = new BigUint64Array(await this.readBuffer(resolve, used * 8));
+      resolve.destroy();
+      let total = 0n;
+      for (let i = 0; i < used; i += 2) if (raw[i + 1] > raw[i]) total += raw[i + 1] - raw[i];
+      return used >= TIMED_PASSES * 2 ? null : Number(total) / 1e6;
+    } finally {
+      this.timing = null;
+      querySet.destroy();
     }
   }
 
