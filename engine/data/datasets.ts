@@ -57,16 +57,12 @@ export function dataRoot(root?: string): string {
   return resolve(root ?? process.env.PURIFY_DATA ?? join(REPO_ROOT, '../shared/data'));
 }
 
-function missing(what: string, looked: string[], hint: string): DatasetNotFoundError {
-  return new DatasetNotFoundError(`${what} not found; looked for:\n  ${looked.join('\n  ')}\n${hint}`);
-}
-
 const ROOT_HINT = 'Set PURIFY_DATA or the `root` option to the folder holding mnist/ and cifar10/ (default: ../shared/data beside the repo).';
 const FASHION_HINT = `Install Debian's package: apt-get install dataset-fashion-mnist (it puts the files in ${FASHION_MNIST_SYSTEM_DIR}).`;
 
 function firstExisting(what: string, candidates: string[], hint: string): string {
   const found = candidates.find((path) => existsSync(path));
-  if (!found) throw missing(what, candidates, hint);
+  if (!found) throw new DatasetNotFoundError(`${what} not found; looked for:\n  ${candidates.join('\n  ')}\n${hint}`);
   return found;
 }
 

@@ -27,7 +27,7 @@ export interface GridOptions {
 type Rgb = readonly [number, number, number];
 
 const TEXT_SCALE = 2;
-const DEFAULT_PAD = 4;
+const DEFAULT_PAD = 6;
 const TARGET_IMAGE_SIZE = 112;
 const BACKGROUND: Rgb = [255, 255, 255];
 const TEXT: Rgb = [0, 0, 0];
@@ -89,7 +89,9 @@ export function imageGrid(rows: GridRow[], opts: GridOptions = {}): Uint8Array {
 
   const labelWidth = Math.max(0, ...rows.map((r) => textWidth(r.label ?? '') * TEXT_SCALE));
   const labelColumn = labelWidth > 0 ? labelWidth + pad : 0;
-  const captionBand = rows.some((r) => r.captions?.length) ? textHeight + pad : 0;
+  // Captions sit closer to their own image than to the next row, so they read as belonging to it.
+  const captionGap = TEXT_SCALE;
+  const captionBand = rows.some((r) => r.captions?.length) ? textHeight + 2 * captionGap : 0;
   const cellW = maxW * scale;
   const cellH = maxH * scale;
   const rowH = cellH + captionBand;
@@ -106,7 +108,7 @@ export function imageGrid(rows: GridRow[], opts: GridOptions = {}): Uint8Array {
       if (!caption) continue;
       const color = row.correct?.[i] === undefined ? TEXT : row.correct[i] ? RIGHT : WRONG;
       const captionX = left + Math.max(0, Math.floor((cellW - textWidth(caption) * TEXT_SCALE) / 2));
-      canvas.text(caption, captionX, top + cellH + pad, color);
+      canvas.text(caption, captionX, top + cellH + captionGap, color);
     }
   });
   return encodePng({ width: canvas.width, height: canvas.height, channels: 3, data: canvas.data });

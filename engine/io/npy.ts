@@ -53,6 +53,7 @@ export function readNpy(bytes: Uint8Array, name = 'npy'): RawTensor {
   const { dtype, bigEndian } = parseDescr(header.descr, name);
 
   const count = elementCount(header.shape);
+  if (Number.isNaN(count)) throw new WeightFormatError(`${name}: shape [${header.shape}] is too large to address`);
   const expectedBytes = count * DTYPE_BYTES[dtype];
   const available = bytes.length - dataStart;
   if (available !== expectedBytes) {

@@ -137,7 +137,9 @@ function parseEntry(name: string, value: unknown, source: string): HeaderEntry {
   }
   const dtype = DTYPE_BY_NAME[dtypeName];
   const [begin, end] = offsets;
-  const expectedBytes = elementCount(shape) * DTYPE_BYTES[dtype];
+  const count = elementCount(shape);
+  if (Number.isNaN(count)) throw new WeightFormatError(`${where} has a shape [${shape}] too large to address`);
+  const expectedBytes = count * DTYPE_BYTES[dtype];
   if (end - begin !== expectedBytes) {
     throw new WeightFormatError(`${where}: data_offsets span ${end - begin} bytes but shape [${shape}] of ${dtypeName} needs ${expectedBytes}`);
   }

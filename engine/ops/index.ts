@@ -7,6 +7,8 @@ import { add, binaryKernels, div, mul, sub, broadcastTo } from './binary.ts';
 import { matmul, linear, matmulKernels } from './matmul.ts';
 import { mean, reduceKernel, sum, sumTo } from './reduce.ts';
 import { reshape } from './shape.ts';
+import { randomKernel, randomNormal } from './random.ts';
+import { diffusionStep, diffusionStepKernels } from './diffusion-step.ts';
 import { abs, affine, clamp, exp, log, relu, scale, sign, silu, square, unaryKernels } from './unary.ts';
 
 export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
@@ -15,6 +17,8 @@ export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
   binary: { kernels: binaryKernels },
   reduce_sum: { kernels: () => [reduceKernel] },
   matmul: { kernels: matmulKernels },
+  random_normal: { kernels: () => [randomKernel] },
+  diffusion_step: { kernels: diffusionStepKernels },
 };
 
 export function allKernels(): KernelSpec[] {
@@ -33,6 +37,6 @@ installGradHelpers({
 });
 
 export {
-  abs, add, affine, broadcastTo, clamp, div, exp, fromArray, full, linear, log, matmul, mean, mul, ones, relu, reshape,
+  abs, add, affine, diffusionStep, randomNormal, broadcastTo, clamp, div, exp, fromArray, full, linear, log, matmul, mean, mul, ones, relu, reshape,
   scale, sign, silu, square, sub, sum, sumTo, zeros,
 };
