@@ -1,0 +1,74 @@
+// Softmax and log-softmax of s·x over the last dimension (s: a scale folded in for attention),
+// numerically stable by subtracting the row maximum; and their gradients.
+// Layout: x contiguous [rows, length]. One invocation per row walks it serially (no workgroup
+// memory, no barriers: CPU Vulkan drivers run those slowly), summing in blocks of ${BLOCK} so rounding
+// grows with length/${BLOCK} + ${BLOCK}. ${WG} invocations per workgroup; the grid folds into y past
+// maxComputeWorkgroupsPerDimension (linear id = x + y·groupsX·WG).
+// Variants: LOG selects log-softmax. BACKWARD maps (y, gradOut) to gradIn, y being the forward output:
+//   softmax:      gradIn = s·y·(gradOut − Σ gradOut·y)
+//   log-softmax:  gradIn = s·(gradOut − exp(y)·Σ gradOut)
+
+struct Params { rows: u32, length: u32, groupsX: u32, scale: f32 }
+
+#if BACKWARD
+@group(0) @binding(0) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read> gradOut: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gradIn: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+#else
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+#endif
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row = gid.x + gid.y * p.groupsX * ${WG}u;
+  if (row >= p.rows) { return; }
+  let base = row * p.length;
+  let end = base + p.length;
+#if BACKWARD
+  var total = 0.0;
+  for (var b = base; b < end; b += ${BLOCK}u) {
+    var part = 0.0;
+#if LOG
+    for (var i = b; i < min(b + ${BLOCK}u, end); i++) { part += gradOut[i]; }
+#else
+    for (var i = b; i < min(b + ${BLOCK}u, end); i++) { part += gradOut[i] * y[i]; }
+#endif
+    total += part;
+  }
+  for (var i = base; i < end; i++) {
+#if LOG
+    gradIn[i] = p.scale * (gradOut[i] - exp(y[i]) * total);
+#else
+    gradIn[i] = p.scale * y[i] * (gradOut[i] - total);
+#endif
+  }
+#else
+  var peak = p.scale * x[base];
+  for (var i = base + 1u; i < end; i++) { peak = max(peak, p.scale * x[i]); }
+  var total = 0.0;
+  for (var b = base; b < end; b += ${BLOCK}u) {
+    var part = 0.0;
+    for (var i = b; i < min(b + ${BLOCK}u, end); i++) {
+#if LOG
+      part += exp(p.scale * x[i] - peak);
+#else
+      // Keep the exponentials in y so the normalising pass needs no second exp.
+      let e = exp(p.scale * x[i] - peak);
+      y[i] = e;
+      part += e;
+#endif
+    }
+    total += part;
+  }
+#if LOG
+  let logTotal = log(total);
+  for (var i = base; i < end; i++) { y[i] = p.scale * x[i] - peak - logTotal; }
+#else
+  let inverse = 1.0 / total;
+  for (var i = base; i < end; i++) { y[i] = y[i] * inverse; }
+#endif
+#endif
+}
