@@ -5,7 +5,7 @@
 // per-channel γ/β [C] (group norm), paramStride = 1 per-element γ/β [C, H, W] (layer norm).
 // Passes, exactly one define set (the TS side chains them):
 //   STATS        one invocation per row: mean, then the variance of the deviations (two-pass)
-//                → stats[row] = (mean, 1/√(var + eps)).
+//                → stats[row] = (mean, rstd = 1/√(var + eps)).
 //   APPLY        one invocation per element: y = x̂·γ + β, x̂ = (x − mean)·rstd; SILU fuses y·σ(y).
 //   SILU_GRAD    one invocation per element: dy = gradOut·silu'(x̂·γ + β), the pre-activation being
 //                recomputed from x so the forward pass keeps nothing but the stats.
@@ -81,13 +81,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (id >= p.count) { return; }
 #if STATS
   let base = id * p.M;
+  // Summing offsets from the row's first value keeps a large common offset from costing precision.
+  let shift = x[base];
   var total = 0.0;
   for (var b = 0u; b < p.M; b += ${BLOCK}u) {
     var part = 0.0;
-    for (var m = b; m < min(b + ${BLOCK}u, p.M); m++) { part += x[base + m]; }
+    for (var m = b; m < min(b + ${BLOCK}u, p.M); m++) { part += x[base + m] - shift; }
     total += part;
   }
-  let mean = total / f32(p.M);
+  let mean = shift + total / f32(p.M);
   var squares = 0.0;
   for (var b = 0u; b < p.M; b += ${BLOCK}u) {
     var part = 0.0;

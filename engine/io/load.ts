@@ -1,7 +1,7 @@
 import { type TensorMap, WeightFormatError } from './raw-tensor.ts';
 import { isNpy } from './npy.ts';
 import { readNpz } from './npz.ts';
-import { readPytorch } from './pytorch.ts';
+import { PYTORCH_PICKLE_ENTRY, readPytorch } from './pytorch.ts';
 import { readSafetensors } from './safetensors.ts';
 import { isZip, listZipEntries } from './zip.ts';
 
@@ -25,7 +25,7 @@ export async function readWeights(source: string | Uint8Array, name?: string): P
 export function parseWeights(bytes: Uint8Array, name = 'weights'): TensorMap {
   if (isZip(bytes)) {
     const entries = listZipEntries(bytes, name);
-    if (entries.some((entry) => /^([^/]+\/)?data\.pkl$/.test(entry))) return readPytorch(bytes, name);
+    if (entries.some((entry) => PYTORCH_PICKLE_ENTRY.test(entry))) return readPytorch(bytes, name);
     if (entries.length > 0 && entries.every((entry) => entry.endsWith('.npy'))) return readNpz(bytes, name);
     throw new WeightFormatError(`${name}: zip archive is neither a PyTorch checkpoint nor an .npz`);
   }

@@ -8,6 +8,9 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL_VERSION = 1001;
 const NO_GLOBALS: ReadonlyMap<string, unknown> = new Map();
 
+/** The pickle entry of a zip checkpoint: `data.pkl` inside the archive's single top-level folder. */
+export const PYTORCH_PICKLE_ENTRY = /^([^/]+\/)?data\.pkl$/;
+
 /** The state dict of a torch.save checkpoint (zip or legacy), found by findStateDict. */
 export function readPytorch(bytes: Uint8Array, name = 'checkpoint'): TensorMap {
   return findStateDict(readPytorchObject(bytes, name), name);
@@ -23,7 +26,7 @@ export function readPytorchObject(bytes: Uint8Array, name = 'checkpoint'): unkno
 
 /** torch.save ≥ 1.6: `<archive>/data.pkl` plus one raw little-endian file per storage, `<archive>/data/<key>`. */
 function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
-  const pickleName = listZipEntries(bytes, source).find((entry) => /^([^/]+\/)?data\.pkl$/.test(entry));
+  const pickleName = listZipEntries(bytes, source).find((entry) => PYTORCH_PICKLE_ENTRY.test(entry));
   if (!pickleName) throw new WeightFormatError(`${source}: zip archive has no data.pkl, so it is not a PyTorch checkpoint`);
   const prefix = pickleName.slice(0, -'data.pkl'.length);
   const entries = unzipEntries(bytes, source, (entry) => entry === pickleName || entry === `${prefix}byteorder` || entry.startsWith(`${prefix}data/`));
@@ -33,7 +36,8 @@ function readZipCheckpoint(bytes: Uint8Array, source: string): unknown {
   }
 
   const storages = new StorageRegistry();
-  const { value } = unpickle(entries.get(pickleName)!, {
+  const pickle = entries.get(pickleName) ?? fail(`${source}: ${pickleName} could not be extracted`);
+  const { value } = unpickle(pickle, {
     source: `${source}:${pickleName}`,
     globals: TORCH_GLOBALS,
     persistentLoad: (persistentId) => {

@@ -42,10 +42,7 @@ export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
   bool: 1,
 };
 
-type TensorDataConstructor = {
-  new (length: number): TensorData;
-  new (buffer: ArrayBuffer, byteOffset: number, length: number): TensorData;
-};
+type TensorDataConstructor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => TensorData;
 
 const DATA_CONSTRUCTORS: Readonly<Record<DType, TensorDataConstructor>> = {
   f64: Float64Array,
@@ -60,19 +57,11 @@ const DATA_CONSTRUCTORS: Readonly<Record<DType, TensorDataConstructor>> = {
   bool: Uint8Array,
 };
 
-export function isDType(value: unknown): value is DType {
-  return typeof value === 'string' && Object.hasOwn(DTYPE_BYTES, value);
-}
-
 /** Product of the dimensions, or NaN when it would exceed exact integer range (hostile shapes). */
 export function elementCount(shape: readonly number[]): number {
   let count = 1;
   for (const dim of shape) count *= dim;
   return Number.isSafeInteger(count) ? count : NaN;
-}
-
-export function allocateData(dtype: DType, length: number): TensorData {
-  return new DATA_CONSTRUCTORS[dtype](length);
 }
 
 /** Copies little-endian bytes into a fresh, properly aligned typed array (file offsets are rarely aligned). */

@@ -4,10 +4,7 @@ import { gatherStrided, stridedExtent } from './strided.ts';
 
 /** The Python-side `torch.XStorage` class named in a persistent id; it only carries the element type. */
 export class StorageType {
-  constructor(
-    readonly pythonName: string,
-    readonly dtype: DType,
-  ) {}
+  constructor(readonly dtype: DType) {}
 }
 
 /** A storage named by a persistent id; legacy checkpoints may view a slice of a root storage. */
@@ -47,17 +44,16 @@ const STORAGE_DTYPES: ReadonlyArray<[string, DType]> = [
   ['BoolStorage', 'bool'],
 ];
 
+const allow = (name: string, invoke: (args: unknown[]) => unknown): [string, unknown] => [name, new PickleCallable(name, invoke)];
+
 /** Everything a state-dict checkpoint may reference; pickle.ts refuses all other globals. */
 export const TORCH_GLOBALS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
-  ['collections.OrderedDict', new PickleCallable('collections.OrderedDict', rebuildOrderedDict)],
-  ['torch._utils._rebuild_tensor', new PickleCallable('torch._utils._rebuild_tensor', (args) => rebuildTensor(args, 4, 4))],
-  ['torch._utils._rebuild_tensor_v2', new PickleCallable('torch._utils._rebuild_tensor_v2', (args) => rebuildTensor(args, 6, 7))],
-  ['torch._utils._rebuild_parameter', new PickleCallable('torch._utils._rebuild_parameter', (args) => rebuildParameter(args, 3))],
-  [
-    'torch._utils._rebuild_parameter_with_state',
-    new PickleCallable('torch._utils._rebuild_parameter_with_state', (args) => rebuildParameter(args, 4)),
-  ],
-  ...STORAGE_DTYPES.map(([name, dtype]): [string, unknown] => [`torch.${name}`, new StorageType(`torch.${name}`, dtype)]),
+  allow('collections.OrderedDict', rebuildOrderedDict),
+  allow('torch._utils._rebuild_tensor', (args) => rebuildTensor(args, 4, 4)),
+  allow('torch._utils._rebuild_tensor_v2', (args) => rebuildTensor(args, 6, 7)),
+  allow('torch._utils._rebuild_parameter', (args) => rebuildParameter(args, 3)),
+  allow('torch._utils._rebuild_parameter_with_state', (args) => rebuildParameter(args, 4)),
+  ...STORAGE_DTYPES.map(([name, dtype]): [string, unknown] => [`torch.${name}`, new StorageType(dtype)]),
 ]);
 
 function rebuildOrderedDict(args: unknown[]): Map<unknown, unknown> {

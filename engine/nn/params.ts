@@ -79,6 +79,10 @@ export class Params {
     return new Params(engine, specs, tensors);
   }
 
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
   get(name: string): Tensor {
     const t = this.tensors.get(name);
     if (!t) throw new Error(`no parameter named ${name}`);

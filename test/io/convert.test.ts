@@ -23,7 +23,6 @@ test('converts a checkpoint to safetensors, recording its name and sha256', asyn
   assert.equal(readSafetensorsMetadata(written), { source: 'tiny.pth', source_sha256: sha256 });
   assert.equal(result, { tensorCount: 1, outputBytes: written.length, sourceSha256: sha256 });
   assert.equal(Array.from(readSafetensors(written).get('w')!.data as Float32Array), [0.5, -1, 70000]);
-  await assert.rejects?.(convert(input, output, { f16: true }));
 });
 
 test('f16 conversion refuses values beyond the f16 range', async () => {

@@ -1,0 +1,56 @@
+// A LeNet-style CNN for 28×28 (or any small) images, sized by config: [conv3×3 → ReLU → maxpool]
+// per stage, then a hidden ReLU layer (the "latent" features) and the class logits. The project
+// trains these itself: the downstream MNIST classifier f and the guidance network c_φ.
+import { linear, reshape } from '../ops/index.ts';
+import { conv2d } from '../ops/conv.ts';
+import { maxPool2x2 } from '../ops/pool.ts';
+import { ParamSpecs, fanInUniform, type Params } from '../nn/params.ts';
+import type { Tensor } from '../tensor.ts';
+import type { Classifier } from './types.ts';
+
+export interface CnnConfig {
+  inChannels: number;
+  size: number;
+  channels: number[];
+  hidden: number;
+  classes: number;
+}
+
+export const MNIST_CLASSIFIER: CnnConfig = { inChannels: 1, size: 28, channels: [32, 64], hidden: 128, classes: 10 };
+export const MNIST_GUIDANCE: CnnConfig = { inChannels: 1, size: 28, channels: [16, 32], hidden: 64, classes: 10 };
+
+function flatFeatures(cfg: CnnConfig): number {
+  const size = cfg.channels.reduce((s) => Math.floor(s / 2), cfg.size);
+  return cfg.channels[cfg.channels.length - 1] * size * size;
+}
+
+export function cnnSpecs(cfg: CnnConfig): ParamSpecs {
+  const s = new ParamSpecs();
+  let inC = cfg.inChannels;
+  cfg.channels.forEach((c, i) => {
+    s.add(`conv${i}.weight`, [c, inC, 3, 3], fanInUniform(inC * 9));
+    s.add(`conv${i}.bias`, [c], fanInUniform(inC * 9));
+    inC = c;
+  });
+  const flat = flatFeatures(cfg);
+  s.add('hidden.weight', [cfg.hidden, flat], fanInUniform(flat));
+  s.add('hidden.bias', [cfg.hidden], fanInUniform(flat));
+  s.add('out.weight', [cfg.classes, cfg.hidden], fanInUniform(cfg.hidden));
+  s.add('out.bias', [cfg.classes], fanInUniform(cfg.hidden));
+  return s;
+}
+
+export function cnnClassifier(p: Params, cfg: CnnConfig, name: string): Classifier {
+  const features = (x: Tensor) => {
+    if (x.rank !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.size || x.shape[3] !== cfg.size) {
+      throw new RangeError(`${name}: expected images [N, ${cfg.inChannels}, ${cfg.size}, ${cfg.size}], got [${x.shape}]`);
+    }
+    let h = x;
+    cfg.channels.forEach((_, i) => {
+      h = maxPool2x2(conv2d(h, p.get(`conv${i}.weight`), p.get(`conv${i}.bias`), { padding: 1, activation: 'relu' }));
+    });
+    const hidden = linear(reshape(h, [x.shape[0], -1]), p.get('hidden.weight'), p.get('hidden.bias'), 'relu');
+    return { features: hidden, logits: linear(hidden, p.get('out.weight'), p.get('out.bias')) };
+  };
+  return { name, imageShape: [cfg.inChannels, cfg.size, cfg.size], classes: cfg.classes, params: p, logits: (x) => features(x).logits, features };
+}

@@ -1,0 +1,162 @@
+// Group norm (optionally fused with SiLU), layer norm over (C, H, W) (shaders/norm.wgsl) and
+// inference-mode batch norm (shaders/channel_affine.wgsl), each with its gradients w.r.t. x, γ, β.
+import { record } from '../autograd.ts';
+import { Uniforms, type KernelSpec } from '../runtime.ts';
+import type { Tensor } from '../tensor.ts';
+import { FLAT_WG, empty, flatGrid } from './common.ts';
+import { SERIAL_WG, SUM_BLOCK } from './serial-reduce.ts';
+
+const NORM_PASSES = ['STATS', 'APPLY', 'SILU_GRAD', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
+type NormPass = (typeof NORM_PASSES)[number];
+const SERIAL_NORM_PASSES: readonly NormPass[] = ['STATS', 'ROW_GRADS', 'PARAM_GRADS'];
+
+function normKernel(pass: NormPass, silu = false): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: SERIAL_NORM_PASSES.includes(pass) ? SERIAL_WG : FLAT_WG, BLOCK: SUM_BLOCK, SILU: silu };
+  for (const name of NORM_PASSES) defines[name] = name === pass;
+  return { op: `norm_${pass.toLowerCase()}${silu ? '_silu' : ''}`, shader: 'norm', defines };
+}
+
+/** x seen as rows [batch, groups, rowLength]; parameter q covers paramStride consecutive elements of each sample. */
+interface RowLayout {
+  batch: number;
+  groups: number;
+  rowLength: number;
+  paramStride: number;
+}
+
+function launchNorm(pass: NormPass, layout: RowLayout, eps: number, count: number, storage: Tensor[], silu = false): void {
+  const engine = storage[0].engine;
+  const kernel = normKernel(pass, silu);
+  const { groups, groupsX } = flatGrid(engine, count, kernel.defines!.WG as number);
+  const u = new Uniforms().u32(count, groupsX, layout.rowLength, layout.groups * layout.rowLength, layout.paramStride, layout.batch).f32(eps);
+  engine.dispatch(kernel, storage, u, groups);
+}
+
+function normalise(op: string, x: Tensor, gamma: Tensor, beta: Tensor, layout: RowLayout, eps: number, silu: boolean): Tensor {
+  const engine = x.engine;
+  const rows = layout.batch * layout.groups;
+  const stats = empty(engine, [rows, 2], `${op} stats`);
+  launchNorm('STATS', layout, eps, rows, [x, stats]);
+  const y = empty(engine, x.shape, op);
+  launchNorm('APPLY', layout, eps, x.size, [x, stats, gamma, beta, y], silu);
+  record(op, [x, gamma, beta], y, (gradOut) => {
+    let dy = gradOut;
+    if (silu) {
+      dy = empty(engine, x.shape, `${op} silu grad`);
+      launchNorm('SILU_GRAD', layout, eps, x.size, [x, stats, gamma, beta, gradOut, dy]);
+    }
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      const rowGrads = empty(engine, [rows, 2], `${op} row grads`);
+      launchNorm('ROW_GRADS', layout, eps, rows, [x, stats, gamma, dy, rowGrads]);
+      dx = empty(engine, x.shape, `${op} dx`);
+      launchNorm('INPUT_GRAD', layout, eps, x.size, [x, stats, gamma, dy, rowGrads, dx]);
+    }
+    if (!gamma.requiresGrad && !beta.requiresGrad) return [dx, null, null];
+    const dGamma = empty(engine, gamma.shape, `${op} dgamma`);
+    const dBeta = empty(engine, beta.shape, `${op} dbeta`);
+    launchNorm('PARAM_GRADS', layout, eps, gamma.size, [x, stats, dy, dGamma, dBeta]);
+    return [dx, dGamma, dBeta];
+  });
+  if (!y.requiresGrad) stats.dispose();
+  return y;
+}
+
+function checkParams(op: string, gamma: Tensor, beta: Tensor, count: number, what: string): void {
+  if (gamma.size !== count || beta.size !== count) {
+    throw new RangeError(`${op}: γ [${gamma.shape}] and β [${beta.shape}] must have ${count} values (${what})`);
+  }
+}
+
+export interface GroupNormOptions {
+  eps?: number;
+  /** Applies SiLU to the result in the same pass. */
+  silu?: boolean;
+}
+
+/** PyTorch GroupNorm (biased variance) of x [N, C, ...spatial] with per-channel γ, β [C]. */
+export function groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, opts: GroupNormOptions = {}): Tensor {
+  const { eps = 1e-5, silu = false } = opts;
+  if (x.rank < 2) throw new RangeError(`groupNorm: x must be [N, C, ...], got [${x.shape}]`);
+  const [batch, channels] = x.shape;
+  if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) throw new RangeError(`groupNorm: ${channels} channels do not split into ${groups} groups`);
+  checkParams('groupNorm', gamma, beta, channels, 'one per channel');
+  const spatial = x.size / (batch * channels);
+  const layout = { batch, groups, rowLength: (channels / groups) * spatial, paramStride: spatial };
+  return normalise(silu ? 'group_norm_silu' : 'group_norm', x, gamma, beta, layout, eps, silu);
+}
+
+/** PyTorch nn.LayerNorm([C, H, W]): each sample of x [N, C, H, W] normalised over all its values, elementwise γ, β [C, H, W]. */
+export function layerNormCHW(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  if (x.rank < 2) throw new RangeError(`layerNormCHW: x must be [N, ...], got [${x.shape}]`);
+  const batch = x.shape[0];
+  const sampleSize = x.size / batch;
+  checkParams('layerNormCHW', gamma, beta, sampleSize, `one per element of [${x.shape.slice(1)}]`);
+  return normalise('layer_norm', x, gamma, beta, { batch, groups: 1, rowLength: sampleSize, paramStride: 1 }, eps, false);
+}
+
+// ---------------------------------------------------------------- batch norm (inference)
+
+const AFFINE_PASSES = ['PREPARE', 'APPLY', 'PARAM_GRADS'] as const;
+type AffinePass = (typeof AFFINE_PASSES)[number];
+
+function channelAffineKernel(pass: AffinePass, shift = true): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: pass === 'APPLY' ? FLAT_WG : SERIAL_WG, SHIFT: shift };
+  for (const name of AFFINE_PASSES) defines[name] = name === pass;
+  const op = pass === 'APPLY' ? (shift ? 'channel_affine' : 'channel_scale') : `channel_affine_${pass.toLowerCase()}`;
+  return { op, shader: 'channel_affine', defines };
+}
+
+interface ChannelLayout {
+  batch: number;
+  channels: number;
+  spatial: number;
+}
+
+function launchAffine(pass: AffinePass, layout: ChannelLayout, eps: number, count: number, storage: Tensor[], shift = true): void {
+  const engine = storage[0].engine;
+  const kernel = channelAffineKernel(pass, shift);
+  const { groups, groupsX } = flatGrid(engine, count, kernel.defines!.WG as number);
+  const u = new Uniforms().u32(count, groupsX, layout.channels, layout.spatial, layout.batch).f32(eps);
+  engine.dispatch(kernel, storage, u, groups);
+}
+
+/**
+ * Batch norm with running statistics (PyTorch BatchNorm in eval mode) of x [N, C, ...spatial]:
+ * γ·(x − mean)/√(var + eps) + β, folded into one per-channel scale and shift. Gradients flow to x, γ, β.
+ */
+export function batchNormInference(x: Tensor, runningMean: Tensor, runningVar: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  if (x.rank < 2) throw new RangeError(`batchNormInference: x must be [N, C, ...], got [${x.shape}]`);
+  const [batch, channels] = x.shape;
+  checkParams('batchNormInference', gamma, beta, channels, 'one per channel');
+  if (runningMean.size !== channels || runningVar.size !== channels) {
+    throw new RangeError(`batchNormInference: running mean [${runningMean.shape}] and variance [${runningVar.shape}] must have ${channels} values`);
+  }
+  const engine = x.engine;
+  const layout = { batch, channels, spatial: x.size / (batch * channels) };
+  const affine = empty(engine, [channels, 2], 'batch_norm scale and shift');
+  launchAffine('PREPARE', layout, eps, channels, [runningMean, runningVar, gamma, beta, affine]);
+  const y = empty(engine, x.shape, 'batch_norm');
+  launchAffine('APPLY', layout, eps, x.size, [x, affine, y]);
+  record('batch_norm', [x, gamma, beta], y, (gradOut) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(engine, x.shape, 'batch_norm dx');
+      launchAffine('APPLY', layout, eps, x.size, [gradOut, affine, dx], false);
+    }
+    if (!gamma.requiresGrad && !beta.requiresGrad) return [dx, null, null];
+    const dGamma = empty(engine, gamma.shape, 'batch_norm dgamma');
+    const dBeta = empty(engine, beta.shape, 'batch_norm dbeta');
+    launchAffine('PARAM_GRADS', layout, eps, channels, [x, gradOut, runningMean, runningVar, dGamma, dBeta]);
+    return [dx, dGamma, dBeta];
+  });
+  if (!y.requiresGrad) affine.dispose();
+  return y;
+}
+
+export const normKernels = (): KernelSpec[] => [
+  ...NORM_PASSES.map((pass) => normKernel(pass)),
+  normKernel('APPLY', true),
+  ...AFFINE_PASSES.map((pass) => channelAffineKernel(pass)),
+  channelAffineKernel('APPLY', false),
+];
