@@ -3,18 +3,20 @@
 // Passes, exactly one define set:
 //   PREPARE      one invocation per channel: scale = γ/√(var + eps), shift = β − mean·scale,
 //                stored interleaved as affine[c] = (scale, shift).
-//   APPLY        one invocation per element: out = x·scale[c] + shift[c]; without SHIFT it is
-//                out = x·scale[c], which is also the gradient w.r.t. x given gradOut as x.
+//   APPLY        one invocation per run of ≤ ${RUN} elements of one (n, c) plane: out = x·scale[c] + shift[c];
+//                without SHIFT out = x·scale[c], which is also the gradient w.r.t. x given gradOut as x.
+//                Runs rather than single elements: CPU Vulkan drivers pay per invocation (see norm.wgsl).
 //   PARAM_GRADS  one invocation per channel: dγ = Σ gradOut·(x − mean)/√(var + eps), dβ = Σ gradOut
 //                over N and S, summed serially per sample (no workgroup memory, no barriers).
 // ${WG} invocations per workgroup; the flat grid folds into y past maxComputeWorkgroupsPerDimension
 // (linear id = x + y·groupsX·WG).
 
 struct Params {
-  count: u32,   // invocations: channels or elements, depending on the pass
+  count: u32,   // invocations: channels or runs, depending on the pass
   groupsX: u32,
   channels: u32,
   spatial: u32,
+  runsPerPlane: u32,
   batch: u32,
   eps: f32,
 }
@@ -49,12 +51,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let scale = gamma[id] / sqrt(variance[id] + p.eps);
   affine[id] = vec2<f32>(scale, beta[id] - mean[id] * scale);
 #elif APPLY
-  let a = affine[(id / p.spatial) % p.channels];
+  let plane = id / p.runsPerPlane;
+  let base = plane * p.spatial;
+  let first = (id - plane * p.runsPerPlane) * ${RUN}u;
+  let a = affine[plane % p.channels];
 #if SHIFT
-  out[id] = x[id] * a.x + a.y;
+  let shift = a.y;
 #else
-  out[id] = x[id] * a.x;
+  let shift = 0.0;
 #endif
+  for (var k = first; k < min(first + ${RUN}u, p.spatial); k++) { out[base + k] = x[base + k] * a.x + shift; }
 #elif PARAM_GRADS
   let m = mean[id];
   var sums = vec2<f32>(0.0);

@@ -1,78 +1,108 @@
-// Group norm and layer norm: normalise the rows of x viewed as [N, G, M] with biased statistics per
-// row (n, g), then an affine map, optionally followed by SiLU. Group norm has M = (C/G)·H·W; layer
-// norm over (C, H, W) has G = 1, M = C·H·W.
-// Affine parameters are indexed by (offset within the sample) / paramStride: paramStride = H·W gives
-// per-channel γ/β [C] (group norm), paramStride = 1 per-element γ/β [C, H, W] (layer norm).
+// Group norm and layer norm: normalise rows of x with biased statistics per row, apply an affine
+// map, optionally SiLU; and the gradients w.r.t. x, γ, β.
+// Layout: x [N, ...] contiguous is a sequence of segments of `segmentLength` elements; each sample
+// holds `channels` segments and each row `segmentsPerRow` consecutive segments.
+//   group norm:  segment = one channel's H·W values, row = one group (C/G channels), γ/β [C]
+//                indexed by channel = segment mod channels.
+//   layer norm:  segment = row = one sample's C·H·W values, γ/β [C, H, W] indexed by the position
+//                in the sample (ELEMENT_AFFINE).
+// Row statistics are stored as (shift, offset, rstd) with mean = shift + offset, shift being the
+// row's first value: x − mean = (x − shift) − offset keeps its precision under a large common offset.
 // Passes, exactly one define set (the TS side chains them):
-//   STATS        one invocation per row: mean, then the variance of the deviations (two-pass)
-//                → stats[row] = (mean, rstd = 1/√(var + eps)).
-//   APPLY        one invocation per element: y = x̂·γ + β, x̂ = (x − mean)·rstd; SILU fuses y·σ(y).
-//   SILU_GRAD    one invocation per element: dy = gradOut·silu'(x̂·γ + β), the pre-activation being
-//                recomputed from x so the forward pass keeps nothing but the stats.
-//   ROW_GRADS    one invocation per row: Σ dx̂ and Σ dx̂·x̂ with dx̂ = dy·γ → rowGrads[row].
-//   INPUT_GRAD   one invocation per element: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
-//   PARAM_GRADS  one invocation per parameter: dγ = Σ dy·x̂, dβ = Σ dy over the batch and the
-//                paramStride elements that share the parameter.
-// Row and parameter passes loop serially (no workgroup memory, no barriers: CPU Vulkan drivers run
-// those slowly) and sum in blocks of ${BLOCK} so rounding error grows with M/${BLOCK} + ${BLOCK},
-// not M. ${WG} invocations per workgroup; the flat grid folds into y past
-// maxComputeWorkgroupsPerDimension (linear id = x + y·groupsX·WG).
+//   STATS        one invocation per row: mean, then the variance of the deviations (two-pass).
+//   APPLY        one invocation per run of ≤ ${RUN} elements of one segment: y = x̂·γ + β with
+//                x̂ = (x − mean)·rstd; SILU fuses y·σ(y).
+//   ROW_GRADS    one invocation per row: Σ dx̂ and Σ dx̂·x̂ with dx̂ = dy·γ. With SILU it also writes
+//                dy = gradOut·silu'(x̂·γ + β), the pre-activation recomputed from x, for the later passes.
+//   INPUT_GRAD   one invocation per run: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
+//   PARAM_GRADS  one invocation per parameter: dγ = Σ dy·x̂, dβ = Σ dy over the elements it scales.
+// Everything is serial per invocation: no workgroup memory or barriers, and long runs, because CPU
+// Vulkan drivers pay per invocation (runs of 64 made the apply pass ~4× faster on lavapipe than one
+// element per invocation) and run barriers slowly. Runs never straddle segments, so a run's row
+// and channel come from two divisions per run, not per element. Serial sums add blocks of ${BLOCK}
+// first, so rounding grows with n/${BLOCK} + ${BLOCK}, not n.
+// ${WG} invocations per workgroup; the flat grid folds into y past maxComputeWorkgroupsPerDimension
+// (linear id = x + y·groupsX·WG).
 
 struct Params {
-  count: u32,        // invocations: rows, elements or parameters, depending on the pass
+  count: u32,          // invocations: rows, runs or parameters, depending on the pass
   groupsX: u32,
-  M: u32,            // row length
-  sampleSize: u32,   // G·M
-  paramStride: u32,
+  rowLength: u32,
+  segmentLength: u32,
+  segmentsPerRow: u32,
+  runsPerSegment: u32,
+  channels: u32,       // segments per sample
   batch: u32,
   eps: f32,
 }
 
+struct RowStats { shift: f32, offset: f32, rstd: f32 }
+
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 #if STATS
-@group(0) @binding(1) var<storage, read_write> stats: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> stats: array<RowStats>;
 @group(0) @binding(2) var<uniform> p: Params;
 #elif APPLY
-@group(0) @binding(1) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> stats: array<RowStats>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
-#elif SILU_GRAD
-@group(0) @binding(1) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read> gradOut: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dy: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
 #elif ROW_GRADS
-@group(0) @binding(1) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> stats: array<RowStats>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> gradOut: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rowGrads: array<vec2<f32>>;
+#if SILU
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dy: array<f32>;
+@group(0) @binding(7) var<uniform> p: Params;
+#else
 @group(0) @binding(5) var<uniform> p: Params;
+#endif
 #elif INPUT_GRAD
-@group(0) @binding(1) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> stats: array<RowStats>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read> rowGrads: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 #elif PARAM_GRADS
-@group(0) @binding(1) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> stats: array<RowStats>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dGamma: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dBeta: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 #endif
 
-/** Index of the affine parameter of flat element i. */
-fn paramOf(i: u32) -> u32 {
-  return (i % p.sampleSize) / p.paramStride;
+fn normalised(v: f32, s: RowStats) -> f32 {
+  return ((v - s.shift) - s.offset) * s.rstd;
 }
 
-fn normalised(i: u32, s: vec2<f32>) -> f32 {
-  return (x[i] - s.x) * s.y;
+fn silu(v: f32) -> f32 {
+  return v / (1.0 + exp(-v));
+}
+
+fn siluDerivative(v: f32) -> f32 {
+  let s = 1.0 / (1.0 + exp(-v));
+  return s * (1.0 + v * (1.0 - s));
+}
+
+fn activate(v: f32) -> f32 {
+#if SILU
+  return silu(v);
+#else
+  return v;
+#endif
+}
+
+/** A run of elements [base + first, base + last) inside one segment, and its row and channel. */
+struct Run { base: u32, first: u32, last: u32, row: u32, channel: u32 }
+
+fn runOf(id: u32) -> Run {
+  let seg = id / p.runsPerSegment;
+  let first = (id - seg * p.runsPerSegment) * ${RUN}u;
+  return Run(seg * p.segmentLength, first, min(first + ${RUN}u, p.segmentLength), seg / p.segmentsPerRow, seg % p.channels);
 }
 
 @compute @workgroup_size(${WG})
@@ -80,72 +110,110 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let id = gid.x + gid.y * p.groupsX * ${WG}u;
   if (id >= p.count) { return; }
 #if STATS
-  let base = id * p.M;
-  // Summing offsets from the row's first value keeps a large common offset from costing precision.
+  let base = id * p.rowLength;
   let shift = x[base];
   var total = 0.0;
-  for (var b = 0u; b < p.M; b += ${BLOCK}u) {
+  for (var b = 0u; b < p.rowLength; b += ${BLOCK}u) {
     var part = 0.0;
-    for (var m = b; m < min(b + ${BLOCK}u, p.M); m++) { part += x[base + m] - shift; }
+    for (var m = b; m < min(b + ${BLOCK}u, p.rowLength); m++) { part += x[base + m] - shift; }
     total += part;
   }
-  let mean = shift + total / f32(p.M);
+  let offset = total / f32(p.rowLength);
   var squares = 0.0;
-  for (var b = 0u; b < p.M; b += ${BLOCK}u) {
+  for (var b = 0u; b < p.rowLength; b += ${BLOCK}u) {
     var part = 0.0;
-    for (var m = b; m < min(b + ${BLOCK}u, p.M); m++) {
-      let d = x[base + m] - mean;
+    for (var m = b; m < min(b + ${BLOCK}u, p.rowLength); m++) {
+      let d = (x[base + m] - shift) - offset;
       part += d * d;
     }
     squares += part;
   }
-  // 1/sqrt rather than inverseSqrt: the latter may be a low-precision approximation.
-  stats[id] = vec2<f32>(mean, 1.0 / sqrt(squares / f32(p.M) + p.eps));
+  // 1/sqrt rather than inverseSqrt, which may be a low-precision approximation.
+  stats[id] = RowStats(shift, offset, 1.0 / sqrt(squares / f32(p.rowLength) + p.eps));
 #elif APPLY
-  let q = paramOf(id);
-  let v = normalised(id, stats[id / p.M]) * gamma[q] + beta[q];
-#if SILU
-  y[id] = v / (1.0 + exp(-v));
+  let r = runOf(id);
+  let s = stats[r.row];
+  // y = (x − shift)·a + b with a = rstd·γ, b = β − offset·a: per channel, once per run.
+#if ELEMENT_AFFINE
+  for (var j = r.first; j < r.last; j++) {
+    let a = s.rstd * gamma[j];
+    y[r.base + j] = activate((x[r.base + j] - s.shift) * a + (beta[j] - s.offset * a));
+  }
 #else
-  y[id] = v;
+  let a = s.rstd * gamma[r.channel];
+  let b = beta[r.channel] - s.offset * a;
+  for (var j = r.first; j < r.last; j++) { y[r.base + j] = activate((x[r.base + j] - s.shift) * a + b); }
 #endif
-#elif SILU_GRAD
-  let q = paramOf(id);
-  let v = normalised(id, stats[id / p.M]) * gamma[q] + beta[q];
-  let s = 1.0 / (1.0 + exp(-v));
-  dy[id] = gradOut[id] * s * (1.0 + v * (1.0 - s));
 #elif ROW_GRADS
-  let base = id * p.M;
   let s = stats[id];
   var sums = vec2<f32>(0.0);
-  for (var b = 0u; b < p.M; b += ${BLOCK}u) {
-    var part = vec2<f32>(0.0);
-    for (var m = b; m < min(b + ${BLOCK}u, p.M); m++) {
-      let i = base + m;
-      let dxhat = dy[i] * gamma[paramOf(i)];
-      part += vec2<f32>(dxhat, dxhat * normalised(i, s));
+  for (var k = 0u; k < p.segmentsPerRow; k++) {
+    let seg = id * p.segmentsPerRow + k;
+    let base = seg * p.segmentLength;
+    // γ (and β) of the current element. Per channel they are loaded once per segment: the compiler
+    // does not hoist loads out of a loop that also stores.
+    var gammaQ = gamma[seg % p.channels];
+#if SILU
+    var betaQ = beta[seg % p.channels];
+#endif
+    for (var b = 0u; b < p.segmentLength; b += ${BLOCK}u) {
+      var part = vec2<f32>(0.0);
+      for (var j = b; j < min(b + ${BLOCK}u, p.segmentLength); j++) {
+        let i = base + j;
+#if ELEMENT_AFFINE
+        gammaQ = gamma[j];
+#if SILU
+        betaQ = beta[j];
+#endif
+#endif
+        let xhat = normalised(x[i], s);
+#if SILU
+        let g = gradOut[i] * siluDerivative(xhat * gammaQ + betaQ);
+        dy[i] = g;
+#else
+        let g = gradOut[i];
+#endif
+        let dxhat = g * gammaQ;
+        part += vec2<f32>(dxhat, dxhat * xhat);
+      }
+      sums += part;
     }
-    sums += part;
   }
   rowGrads[id] = sums;
 #elif INPUT_GRAD
-  let row = id / p.M;
-  let s = stats[row];
-  let means = rowGrads[row] / f32(p.M);
-  dx[id] = s.y * (dy[id] * gamma[paramOf(id)] - means.x - normalised(id, s) * means.y);
+  let r = runOf(id);
+  let s = stats[r.row];
+  let means = rowGrads[r.row] * (s.rstd / f32(p.rowLength));
+#if ELEMENT_AFFINE
+  for (var j = r.first; j < r.last; j++) {
+    let i = r.base + j;
+    dx[i] = s.rstd * gamma[j] * dy[i] - means.x - normalised(x[i], s) * means.y;
+  }
+#else
+  let a = s.rstd * gamma[r.channel];
+  for (var j = r.first; j < r.last; j++) {
+    let i = r.base + j;
+    dx[i] = a * dy[i] - means.x - normalised(x[i], s) * means.y;
+  }
+#endif
 #elif PARAM_GRADS
-  // The paramStride elements of one parameter lie inside one row of each sample.
-  let offset = id * p.paramStride;
   var sums = vec2<f32>(0.0);
   for (var n = 0u; n < p.batch; n++) {
-    let first = n * p.sampleSize + offset;
-    let s = stats[first / p.M];
+#if ELEMENT_AFFINE
+    // Layer norm: parameter id scales element id of each sample, and a sample is one row.
+    let i = n * p.segmentLength + id;
+    sums += vec2<f32>(dy[i] * normalised(x[i], stats[n]), dy[i]);
+#else
+    let seg = n * p.channels + id;
+    let s = stats[seg / p.segmentsPerRow];
+    let base = seg * p.segmentLength;
     var part = vec2<f32>(0.0);
-    for (var k = 0u; k < p.paramStride; k++) {
-      let i = first + k;
-      part += vec2<f32>(dy[i] * normalised(i, s), dy[i]);
+    for (var j = 0u; j < p.segmentLength; j++) {
+      let i = base + j;
+      part += vec2<f32>(dy[i] * normalised(x[i], s), dy[i]);
     }
     sums += part;
+#endif
   }
   dGamma[id] = sums.x;
   dBeta[id] = sums.y;

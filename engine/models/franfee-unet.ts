@@ -70,6 +70,7 @@ export function franfeeSpecs(cfg: FranfeeConfig = FRANFEE_MNIST): ParamSpecs {
     const c = cfg.channels[level];
     addLinear(s, `pe_linears_de.${j}`, cfg.timeDim, prev);
     s.add(`ups.${j}.weight`, [prev, c, 2, 2], fanInUniform(c * 4));
+    s.add(`ups.${j}.bias`, [c], fanInUniform(c * 4));
     addBlock(s, `decoders.${j}.0`, 2 * c, c, sizes[level]);
     addBlock(s, `decoders.${j}.1`, c, c, sizes[level]);
     prev = c;
@@ -108,7 +109,7 @@ export function franfeeForward(p: Params, cfg: FranfeeConfig, x: Tensor, t: numb
   for (let j = 0; j < L - 1; j++) {
     const skip = skips[L - 2 - j];
     const pe = linear(emb, p.get(`pe_linears_de.${j}.weight`), p.get(`pe_linears_de.${j}.bias`));
-    h = convTranspose2d(h, p.get(`ups.${j}.weight`), undefined, { stride: 2 });
+    h = convTranspose2d(h, p.get(`ups.${j}.weight`), p.get(`ups.${j}.bias`), { stride: 2 });
     const dy = skip.shape[2] - h.shape[2];
     const dx = skip.shape[3] - h.shape[3];
     if (dy || dx) h = pad2d(h, { top: Math.floor(dy / 2), bottom: dy - Math.floor(dy / 2), left: Math.floor(dx / 2), right: dx - Math.floor(dx / 2) });

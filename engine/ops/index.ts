@@ -1,14 +1,24 @@
-// The op table: every op's public function and the kernels it may launch (precompiled at load).
+// The op table: every op family and the kernels it may launch (all precompiled at load), plus the
+// public op functions.
 import { installGradHelpers } from '../autograd.ts';
 import type { Engine, KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
-import { fillKernel, full, ones, zeros, fromArray } from './common.ts';
-import { add, binaryKernels, div, mul, sub, broadcastTo } from './binary.ts';
-import { matmul, linear, matmulKernels } from './matmul.ts';
+import { optimizerKernels } from '../train/optimizer.ts';
+import { scaledDotProductAttention } from './attention.ts';
+import { add, binaryKernels, broadcastTo, div, mul, sub } from './binary.ts';
+import { fillKernel, fromArray, full, ones, zeros } from './common.ts';
+import { conv2d, convKernels, convTranspose2d } from './conv.ts';
+import { diffusionStep, diffusionStepKernels } from './diffusion-step.ts';
+import { embeddingKernels, timestepEmbedding } from './embedding.ts';
+import { concatChannels, crop2d, layoutKernels, pad2d, padChannels, sliceChannels, subsample2x } from './layout.ts';
+import { crossEntropy, gatherColumns, klDivLoss, labelTensor, lossKernels, mseLoss, nllOfLogProbs, oneHot } from './losses.ts';
+import { linear, matmul, matmulKernels } from './matmul.ts';
+import { batchNormInference, groupNorm, layerNormCHW, normKernels } from './norm.ts';
+import { avgPool2x2, globalAvgPool, maxPool2x2, poolKernels, upsampleNearest2x } from './pool.ts';
+import { randomKernel, randomNormal } from './random.ts';
 import { mean, reduceKernel, sum, sumTo } from './reduce.ts';
 import { reshape } from './shape.ts';
-import { randomKernel, randomNormal } from './random.ts';
-import { diffusionStep, diffusionStepKernels } from './diffusion-step.ts';
+import { logSoftmax, softmax, softmaxKernels } from './softmax.ts';
 import { abs, affine, clamp, exp, log, relu, scale, sign, silu, square, unaryKernels } from './unary.ts';
 
 export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
@@ -17,8 +27,16 @@ export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
   binary: { kernels: binaryKernels },
   reduce_sum: { kernels: () => [reduceKernel] },
   matmul: { kernels: matmulKernels },
+  conv2d: { kernels: convKernels },
+  norm: { kernels: normKernels },
+  softmax: { kernels: softmaxKernels },
+  pool: { kernels: poolKernels },
+  copy_box: { kernels: layoutKernels },
+  timestep_embedding: { kernels: embeddingKernels },
+  losses: { kernels: lossKernels },
   random_normal: { kernels: () => [randomKernel] },
   diffusion_step: { kernels: diffusionStepKernels },
+  optimizer: { kernels: optimizerKernels },
 };
 
 export function allKernels(): KernelSpec[] {
@@ -37,6 +55,9 @@ installGradHelpers({
 });
 
 export {
-  abs, add, affine, diffusionStep, randomNormal, broadcastTo, clamp, div, exp, fromArray, full, linear, log, matmul, mean, mul, ones, relu, reshape,
-  scale, sign, silu, square, sub, sum, sumTo, zeros,
+  abs, add, affine, avgPool2x2, batchNormInference, broadcastTo, clamp, concatChannels, conv2d, convTranspose2d, crop2d,
+  crossEntropy, diffusionStep, div, exp, fromArray, full, gatherColumns, globalAvgPool, groupNorm, klDivLoss, labelTensor,
+  layerNormCHW, linear, log, logSoftmax, matmul, maxPool2x2, mean, mseLoss, mul, nllOfLogProbs, oneHot, ones, pad2d,
+  padChannels, randomNormal, relu, reshape, scale, scaledDotProductAttention, sign, silu, sliceChannels, softmax, square,
+  sub, subsample2x, sum, sumTo, timestepEmbedding, upsampleNearest2x, zeros,
 };

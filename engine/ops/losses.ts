@@ -72,12 +72,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[])
   return composed(engine, () => {
     const { n, K, labels: lab } = rowsAndLabels('crossEntropy', logits, labels);
     const rowLoss = empty(engine, [n], 'ce_row_loss');
-    const rowLse = empty(engine, [n], 'ce_row_lse');
-    runRowOp('CE_FORWARD', [logits, lab, rowLoss, rowLse], n, K);
+    const rowStats = empty(engine, [n, 2], 'ce_row_stats');
+    runRowOp('CE_FORWARD', [logits, lab, rowLoss, rowStats], n, K);
     const loss = mean(rowLoss).view([1]);
     return record('crossEntropy', [logits], loss, (g) => {
       const gx = empty(engine, logits.shape, 'ce_backward');
-      runRowOp('CE_BACKWARD', [logits, lab, rowLse, g, gx], n * K, K, 1 / n);
+      runRowOp('CE_BACKWARD', [logits, lab, rowStats, g, gx], n * K, K, 1 / n);
       return [gx];
     });
   });

@@ -3,54 +3,66 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
-import { FLAT_WG, empty, flatGrid } from './common.ts';
+import { empty, flatGrid } from './common.ts';
 import { SERIAL_WG, SUM_BLOCK } from './serial-reduce.ts';
 
-const NORM_PASSES = ['STATS', 'APPLY', 'SILU_GRAD', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
+const NORM_PASSES = ['STATS', 'APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
 type NormPass = (typeof NORM_PASSES)[number];
-const SERIAL_NORM_PASSES: readonly NormPass[] = ['STATS', 'ROW_GRADS', 'PARAM_GRADS'];
+/** Elements per invocation in the elementwise passes: CPU drivers pay per invocation (see norm.wgsl). */
+const RUN = 64;
 
-function normKernel(pass: NormPass, silu = false): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: SERIAL_NORM_PASSES.includes(pass) ? SERIAL_WG : FLAT_WG, BLOCK: SUM_BLOCK, SILU: silu };
-  for (const name of NORM_PASSES) defines[name] = name === pass;
-  return { op: `norm_${pass.toLowerCase()}${silu ? '_silu' : ''}`, shader: 'norm', defines };
-}
-
-/** x seen as rows [batch, groups, rowLength]; parameter q covers paramStride consecutive elements of each sample. */
-interface RowLayout {
+/** How x splits into segments (runs sharing a row and a γ/β slot) and rows; see shaders/norm.wgsl. */
+interface SegmentLayout {
   batch: number;
-  groups: number;
-  rowLength: number;
-  paramStride: number;
+  /** Segments per sample. */
+  channels: number;
+  segmentLength: number;
+  segmentsPerRow: number;
+  /** γ/β hold one value per element of a sample (layer norm) rather than one per channel. */
+  elementAffine: boolean;
 }
 
-function launchNorm(pass: NormPass, layout: RowLayout, eps: number, count: number, storage: Tensor[], silu = false): void {
+function normKernel(pass: NormPass, elementAffine = false, silu = false): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: SERIAL_WG, BLOCK: SUM_BLOCK, RUN, ELEMENT_AFFINE: elementAffine, SILU: silu };
+  for (const name of NORM_PASSES) defines[name] = name === pass;
+  const variant = `${elementAffine ? '_elementwise' : ''}${silu ? '_silu' : ''}`;
+  return { op: `norm_${pass.toLowerCase()}${variant}`, shader: 'norm', defines };
+}
+
+function launchNorm(pass: NormPass, layout: SegmentLayout, eps: number, count: number, storage: Tensor[], silu = false): void {
   const engine = storage[0].engine;
-  const kernel = normKernel(pass, silu);
-  const { groups, groupsX } = flatGrid(engine, count, kernel.defines!.WG as number);
-  const u = new Uniforms().u32(count, groupsX, layout.rowLength, layout.groups * layout.rowLength, layout.paramStride, layout.batch).f32(eps);
+  // Statistics ignore how γ/β are indexed, so one STATS pipeline serves both norms.
+  const kernel = normKernel(pass, pass !== 'STATS' && layout.elementAffine, silu);
+  const { groups, groupsX } = flatGrid(engine, count, SERIAL_WG);
+  const { batch, channels, segmentLength, segmentsPerRow } = layout;
+  const u = new Uniforms()
+    .u32(count, groupsX, segmentsPerRow * segmentLength, segmentLength, segmentsPerRow, Math.ceil(segmentLength / RUN), channels, batch)
+    .f32(eps);
   engine.dispatch(kernel, storage, u, groups);
 }
 
-function normalise(op: string, x: Tensor, gamma: Tensor, beta: Tensor, layout: RowLayout, eps: number, silu: boolean): Tensor {
+function normalise(op: string, x: Tensor, gamma: Tensor, beta: Tensor, layout: SegmentLayout, eps: number, silu: boolean): Tensor {
   const engine = x.engine;
-  const rows = layout.batch * layout.groups;
-  const stats = empty(engine, [rows, 2], `${op} stats`);
+  const rows = (layout.batch * layout.channels) / layout.segmentsPerRow;
+  const runs = layout.batch * layout.channels * Math.ceil(layout.segmentLength / RUN);
+  const stats = empty(engine, [rows, 3], `${op} stats`);
   launchNorm('STATS', layout, eps, rows, [x, stats]);
   const y = empty(engine, x.shape, op);
-  launchNorm('APPLY', layout, eps, x.size, [x, stats, gamma, beta, y], silu);
+  launchNorm('APPLY', layout, eps, runs, [x, stats, gamma, beta, y], silu);
   record(op, [x, gamma, beta], y, (gradOut) => {
+    // With SiLU the row pass also turns gradOut into the pre-activation gradient dy, which the
+    // parameter pass needs too, so it runs whenever anything is differentiated.
     let dy = gradOut;
-    if (silu) {
-      dy = empty(engine, x.shape, `${op} silu grad`);
-      launchNorm('SILU_GRAD', layout, eps, x.size, [x, stats, gamma, beta, gradOut, dy]);
+    let rowGrads: Tensor | null = null;
+    if (x.requiresGrad || silu) {
+      rowGrads = empty(engine, [rows, 2], `${op} row grads`);
+      if (silu) dy = empty(engine, x.shape, `${op} pre-activation grad`);
+      launchNorm('ROW_GRADS', layout, eps, rows, silu ? [x, stats, gamma, gradOut, rowGrads, beta, dy] : [x, stats, gamma, gradOut, rowGrads], silu);
     }
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
-      const rowGrads = empty(engine, [rows, 2], `${op} row grads`);
-      launchNorm('ROW_GRADS', layout, eps, rows, [x, stats, gamma, dy, rowGrads]);
       dx = empty(engine, x.shape, `${op} dx`);
-      launchNorm('INPUT_GRAD', layout, eps, x.size, [x, stats, gamma, dy, rowGrads, dx]);
+      launchNorm('INPUT_GRAD', layout, eps, runs, [x, stats, gamma, dy, rowGrads!, dx]);
     }
     if (!gamma.requiresGrad && !beta.requiresGrad) return [dx, null, null];
     const dGamma = empty(engine, gamma.shape, `${op} dgamma`);
@@ -81,8 +93,7 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor, beta: Tensor
   const [batch, channels] = x.shape;
   if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) throw new RangeError(`groupNorm: ${channels} channels do not split into ${groups} groups`);
   checkParams('groupNorm', gamma, beta, channels, 'one per channel');
-  const spatial = x.size / (batch * channels);
-  const layout = { batch, groups, rowLength: (channels / groups) * spatial, paramStride: spatial };
+  const layout = { batch, channels, segmentLength: x.size / (batch * channels), segmentsPerRow: channels / groups, elementAffine: false };
   return normalise(silu ? 'group_norm_silu' : 'group_norm', x, gamma, beta, layout, eps, silu);
 }
 
@@ -92,7 +103,8 @@ export function layerNormCHW(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5)
   const batch = x.shape[0];
   const sampleSize = x.size / batch;
   checkParams('layerNormCHW', gamma, beta, sampleSize, `one per element of [${x.shape.slice(1)}]`);
-  return normalise('layer_norm', x, gamma, beta, { batch, groups: 1, rowLength: sampleSize, paramStride: 1 }, eps, false);
+  const layout = { batch, channels: 1, segmentLength: sampleSize, segmentsPerRow: 1, elementAffine: true };
+  return normalise('layer_norm', x, gamma, beta, layout, eps, false);
 }
 
 // ---------------------------------------------------------------- batch norm (inference)
@@ -101,7 +113,7 @@ const AFFINE_PASSES = ['PREPARE', 'APPLY', 'PARAM_GRADS'] as const;
 type AffinePass = (typeof AFFINE_PASSES)[number];
 
 function channelAffineKernel(pass: AffinePass, shift = true): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: pass === 'APPLY' ? FLAT_WG : SERIAL_WG, SHIFT: shift };
+  const defines: Record<string, boolean | number> = { WG: SERIAL_WG, RUN, SHIFT: shift };
   for (const name of AFFINE_PASSES) defines[name] = name === pass;
   const op = pass === 'APPLY' ? (shift ? 'channel_affine' : 'channel_scale') : `channel_affine_${pass.toLowerCase()}`;
   return { op, shader: 'channel_affine', defines };
@@ -116,8 +128,8 @@ interface ChannelLayout {
 function launchAffine(pass: AffinePass, layout: ChannelLayout, eps: number, count: number, storage: Tensor[], shift = true): void {
   const engine = storage[0].engine;
   const kernel = channelAffineKernel(pass, shift);
-  const { groups, groupsX } = flatGrid(engine, count, kernel.defines!.WG as number);
-  const u = new Uniforms().u32(count, groupsX, layout.channels, layout.spatial, layout.batch).f32(eps);
+  const { groups, groupsX } = flatGrid(engine, count, SERIAL_WG);
+  const u = new Uniforms().u32(count, groupsX, layout.channels, layout.spatial, Math.ceil(layout.spatial / RUN), layout.batch).f32(eps);
   engine.dispatch(kernel, storage, u, groups);
 }
 
@@ -137,12 +149,13 @@ export function batchNormInference(x: Tensor, runningMean: Tensor, runningVar: T
   const affine = empty(engine, [channels, 2], 'batch_norm scale and shift');
   launchAffine('PREPARE', layout, eps, channels, [runningMean, runningVar, gamma, beta, affine]);
   const y = empty(engine, x.shape, 'batch_norm');
-  launchAffine('APPLY', layout, eps, x.size, [x, affine, y]);
+  const runs = batch * channels * Math.ceil(layout.spatial / RUN);
+  launchAffine('APPLY', layout, eps, runs, [x, affine, y]);
   record('batch_norm', [x, gamma, beta], y, (gradOut) => {
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(engine, x.shape, 'batch_norm dx');
-      launchAffine('APPLY', layout, eps, x.size, [gradOut, affine, dx], false);
+      launchAffine('APPLY', layout, eps, runs, [gradOut, affine, dx], false);
     }
     if (!gamma.requiresGrad && !beta.requiresGrad) return [dx, null, null];
     const dGamma = empty(engine, gamma.shape, 'batch_norm dgamma');
@@ -155,8 +168,10 @@ export function batchNormInference(x: Tensor, runningMean: Tensor, runningVar: T
 }
 
 export const normKernels = (): KernelSpec[] => [
-  ...NORM_PASSES.map((pass) => normKernel(pass)),
-  normKernel('APPLY', true),
+  normKernel('STATS'),
+  ...(['APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const).flatMap((pass) => [normKernel(pass), normKernel(pass, true)]),
+  normKernel('APPLY', false, true),
+  normKernel('ROW_GRADS', false, true),
   ...AFFINE_PASSES.map((pass) => channelAffineKernel(pass)),
   channelAffineKernel('APPLY', false),
 ];

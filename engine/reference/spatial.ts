@@ -134,3 +134,16 @@ export function maxPool2x2Backward(x: Nd, g: Nd): Nd {
   });
   return gx;
 }
+
+/** Mean of each H×W plane: [N, C, H, W] → [N, C]. */
+export function globalAvgPool(x: Nd): Nd {
+  const [N, C, H, W] = x.shape;
+  const out = nd([N, C]);
+  x.data.forEach((v, i) => (out.data[Math.floor(i / (H * W))] += v / (H * W)));
+  return out;
+}
+
+export function globalAvgPoolBackward(xShape: number[], g: Nd): Nd {
+  const plane = xShape[2] * xShape[3];
+  return nd(xShape, Array.from({ length: g.data.length * plane }, (_, i) => g.data[Math.floor(i / plane)] / plane));
+}

@@ -7,7 +7,7 @@ import { loadDataset } from '../../engine/data/datasets.ts';
 import { timestepEmbedding } from '../../engine/ops/embedding.ts';
 import { loadDenoiser } from '../../engine/models/catalog.ts';
 import { mseLoss } from '../../engine/ops/losses.ts';
-import { assertClose } from '../helpers/check.ts';
+import { compare } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
 
 const CHECKPOINT = new URL('../../../shared/data/weights/franfee-ddpm-mnist/model_unet_res.pth', import.meta.url).pathname;
@@ -46,7 +46,10 @@ test('noise-prediction MSE on 256 MNIST test images matches the checkpoint (inpu
   const table = await model.params.get('pe.embedding.weight').read();
   const steps = [0, 1, 17, 500, 999];
   const generated = await timestepEmbedding(engine, steps, 128, 'interleaved').read();
-  assertClose('pe table vs timestep_embedding kernel', generated, steps.flatMap((t) => Array.from(table.subarray(t * 128, (t + 1) * 128))), 1e-3);
+  // The stored table carries PyTorch's own f32 argument rounding (≈6e-5 absolute), so compare absolutely.
+  const diff = compare(generated, steps.flatMap((t) => Array.from(table.subarray(t * 128, (t + 1) * 128))));
+  console.log(`    pe table vs timestep_embedding kernel: max abs ${diff.maxAbs.toExponential(2)}`);
+  assert.ok(diff.maxAbs < 2e-4);
 });
 
 test.run();
