@@ -2,6 +2,7 @@
 const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void>; summary: string }>> = {
   adapters: () => import('./commands/adapters.ts'),
   bench: () => import('./commands/bench.ts'),
+  convert: () => import('./commands/convert.ts'),
 };
 
 async function main(): Promise<number> {

@@ -128,6 +128,12 @@ test('attention outside a gradient keeps no intermediates alive', async () => {
   q.dispose();
 });
 
+test('every kernel these ops launched was precompiled by normKernels() / softmaxKernels()', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  assert.is(engine.stats().lateCompiles, 0);
+});
+
 test('timing: attention B=8, L=256 (16×16), D=64, forward and backward', async () => {
   const engine = await getEngine();
   if (!engine) return;
