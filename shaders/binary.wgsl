@@ -2,7 +2,7 @@
 // Layout: out is contiguous [d0,d1,d2,d3] (shapes are right-aligned and padded with 1s on the
 // left); a and b are read through strides in which broadcast dimensions have stride 0.
 // Dispatch: one invocation per output element, ${WG} per workgroup, folded into y past the x limit.
-// Variants: exactly one of ADD, SUB, MUL, DIV.
+// Variants: exactly one of ADD, SUB, MUL, DIV, MIN, MAX.
 
 struct Params {
   size: u32, groupsX: u32, d1: u32, d2: u32,
@@ -34,5 +34,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   out[i] = va * vb;
 #elif DIV
   out[i] = va / vb;
+#elif MIN
+  out[i] = min(va, vb);
+#elif MAX
+  out[i] = max(va, vb);
 #endif
 }

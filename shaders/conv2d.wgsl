@@ -1,47 +1,165 @@
-// 2-D convolution over NCHW f32 tensors as register-tiled implicit GEMM, one pass per variant:
+// 2-D convolution over NCHW f32 tensors as register-tiled implicit GEMM. Variants:
 //   FORWARD      out[n,co,oy,ox] = Σ x[n,ci, oy·S−padTop+ky, ox·S−padLeft+kx] · w[co,ci,ky,kx]
 //   TRANSPOSED   out[n,co,y,x]   = Σ x[n,ci,i,j] · w[ci,co,ky,kx] over y = i·S−padTop+ky, x = j·S−padLeft+kx
 //                (ConvTranspose2d, and conv2d's input gradient with its [Cout,Cin,..] weight)
 //   WEIGHT_GRAD  dw[co,ci,ky,kx] = Σ g[n,co,oy,ox] · x[n,ci, oy·S−padTop+ky, ox·S−padLeft+kx]
 //                over the batch slice workgroup_id.y (the caller sums the slices)
-// Tiling: no workgroup memory, no barriers (the fast path on CPU Vulkan drivers). All 64
-// invocations of a workgroup share one block of ${TCO} output channels (workgroup_id.z), so weight
-// (WEIGHT_GRAD: gradient) addresses are workgroup-uniform and lavapipe loads each once instead of
-// per lane; that only holds outside divergent control flow, so no invocation returns early: spare
-// invocations compute on clamped indices and skip their stores, and padding is a select, not a branch.
-// FORWARD / TRANSPOSED: an invocation accumulates ${TCO} channels × P = 4·${NV} pixels of one output
-// row in vec4 registers; per (input channel, kernel row) it loads one input row segment and reuses
-// it for all ${KW} taps. TRANSPOSED splits the output into S×S phases (workgroup_id.z also carries
-// the phase), so an invocation's P pixels are S apart and every one of them uses the same taps.
-// WEIGHT_GRAD: an invocation owns (ci, ky) × ${TCO} channels × ${KW} taps and walks its batch slice.
-// Limits: tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
-// Variants: KW and S (unrolled), TCO and NV (tile), BIAS, RELU / SILU epilogue.
+//   PAD          a zero-padded copy of the input whose rows hold whole vec4s (feeds the three above)
+//   PACK         the weight as vec4s of 4 output channels per (input channel, ky, kx)
+// Why the copies: lavapipe turns every storage-buffer load inside a loop into a per-lane scalar
+// loop with two branches, so loads, not FMAs, set the speed. Padding removes every bounds check
+// and select from the inner loops, and the copies let them load whole vec4s (one per-lane loop
+// for 4 values). Nothing uses workgroup memory or barriers (the slow path on CPU Vulkan drivers).
+// Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
+// P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they load
+// one input row segment and reuse it for all ${KW} taps. TRANSPOSED splits the output into S×S phases
+// (workgroup_id.z also carries the phase) so that an invocation's P pixels, S apart, share their taps.
+// WEIGHT_GRAD invocations own (ci, ky) × ${TCO} channels × ${KW} taps and walk their batch slice P
+// pixels at a time. Spare invocations compute on clamped indices and skip their stores.
+// Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
+// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RELU / SILU epilogue.
 
 const S = ${S}u;
+const KH = ${KH}u;
 const KW = ${KW}u;
 const TCO = ${TCO}u;
 const NV = ${NV}u;
 const P = 4u * NV;
-#if TRANSPOSED
-/** Kernel columns any one phase uses. */
-const TAPS_X = (KW + S - 1u) / S;
-const SEG = P + TAPS_X - 1u;
-#else
-const SEG = S * (P - 1u) + KW;
-#endif
+/** vec4s of output channels per invocation. */
+const CV = TCO / 4u;
 
-#if WEIGHT_GRAD
-struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, padTop: u32, padLeft: u32, KH: u32, N: u32, batchPerSlice: u32 }
-
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-#else
-struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, padTop: u32, padLeft: u32, KH: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32 }
+#if PAD
+struct Params { H: u32, W: u32, Hp: u32, Wp4: u32, top: i32, left: i32, size4: u32, groupsX: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.groupsX * 64u;
+  if (i >= p.size4) { return; }
+  let col0 = i32((i % p.Wp4) * 4u) - p.left;
+  let iy = i32((i / p.Wp4) % p.Hp) - p.top;
+  let plane = i / p.Wp4 / p.Hp;
+  var v = vec4<f32>(0.0);
+  if (iy >= 0 && iy < i32(p.H)) {
+    let rowBase = (plane * p.H + u32(iy)) * p.W;
+    for (var c = 0; c < 4; c++) {
+      let ix = col0 + c;
+      if (ix >= 0 && ix < i32(p.W)) { v[c] = x[rowBase + u32(ix)]; }
+    }
+  }
+  out[i] = v;
+}
+#elif PACK
+struct Params { Cout: u32, coVec4: u32, taps: u32, sCo: u32, sCi: u32, size4: u32, groupsX: u32 }
+
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+// out[(ci·taps + k)·coVec4 + co/4][co%4] = w[co·sCo + ci·sCi + k], zero for co ≥ Cout.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * p.groupsX * 64u;
+  if (i >= p.size4) { return; }
+  let co0 = (i % p.coVec4) * 4u;
+  let tap = i / p.coVec4;
+  let src = (tap / p.taps) * p.sCi + tap % p.taps;
+  var v = vec4<f32>(0.0);
+  for (var c = 0u; c < 4u; c++) {
+    if (co0 + c < p.Cout) { v[c] = w[src + (co0 + c) * p.sCo]; }
+  }
+  out[i] = v;
+}
+#else
+#if TRANSPOSED
+/** Kernel columns any one phase uses; pixel q, tap t reads row[q + TAPS − 1 − t]. */
+const TAPS = (KW + S - 1u) / S;
+const STEP = 1u;
+fn segmentOffset(t: u32) -> u32 { return TAPS - 1u - t; }
+#else
+/** Pixel q, tap t reads row[S·q + t]. */
+const TAPS = KW;
+const STEP = S;
+fn segmentOffset(t: u32) -> u32 { return t; }
+#endif
+const SEG = STEP * (P - 1u) + TAPS;
+/** The input row segment in whole vec4s. */
+const SEGV = (SEG + 3u) / 4u;
+
+/** The input row segment of SEGV vec4s from vec4 index `at` of the padded input. */
+fn loadRow(at: u32) -> array<f32, SEGV * 4u> {
+  var row: array<f32, SEGV * 4u>;
+  for (var m = 0u; m < SEGV; m++) {
+    let q = x[at + m];
+    row[4u * m] = q.x;
+    row[4u * m + 1u] = q.y;
+    row[4u * m + 2u] = q.z;
+    row[4u * m + 3u] = q.w;
+  }
+  return row;
+}
+
+#if WEIGHT_GRAD
+struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OWp4: u32, N: u32, batchPerSlice: u32, cells: u32 }
+
+@group(0) @binding(0) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+var<private> acc: array<array<f32, KH * KW>, TCO>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let cell = min(gid.x, p.cells - 1u);
+  let ci = cell % p.Cin;
+  let co0 = cell / p.Cin * TCO;
+  let gPlane = p.OH * p.OWp4;
+  var gOff: array<u32, TCO>;
+  for (var j = 0u; j < TCO; j++) { gOff[j] = min(co0 + j, p.Cout - 1u) * gPlane; }
+  let nEnd = min(p.N, (wg.y + 1u) * p.batchPerSlice);
+  for (var n = wg.y * p.batchPerSlice; n < nEnd; n++) {
+    let xPlane = (n * p.Cin + ci) * p.Hp * p.Wp4;
+    let gBatch = n * p.Cout * gPlane;
+    for (var oy = 0u; oy < p.OH; oy++) {
+      let xRow = xPlane + oy * S * p.Wp4;
+      let gRow = gBatch + oy * p.OWp4;
+      for (var c = 0u; c < p.OWp4 / NV; c++) {
+        var rows: array<array<f32, SEGV * 4u>, KH>;
+        for (var ky = 0u; ky < KH; ky++) { rows[ky] = loadRow(xRow + ky * p.Wp4 + c * NV * S); }
+        for (var j = 0u; j < TCO; j++) {
+          var gv: array<vec4<f32>, NV>;
+          for (var v = 0u; v < NV; v++) { gv[v] = g[gRow + gOff[j] + c * NV + v]; }
+          for (var ky = 0u; ky < KH; ky++) {
+            for (var kx = 0u; kx < KW; kx++) {
+              for (var q = 0u; q < P; q++) {
+                acc[j][ky * KW + kx] = fma(gv[q / 4u][q % 4u], rows[ky][S * q + kx], acc[j][ky * KW + kx]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (gid.x >= p.cells) { return; }
+  // out is [slice, Cout, Cin, KH, KW].
+  for (var j = 0u; j < TCO; j++) {
+    let co = co0 + j;
+    if (co < p.Cout) {
+      let o = ((wg.y * p.Cout + co) * p.Cin + ci) * KH * KW;
+      for (var k = 0u; k < KH * KW; k++) { out[o + k] = acc[j][k]; }
+    }
+  }
+}
+#else
+// padTop and padLeft (the conv's, which set TRANSPOSED's phases) are unused by FORWARD, whose input copy is padded already.
+struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, coVec4: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 #if BIAS
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -50,76 +168,7 @@ struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, padTop: u
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 #endif
-#endif
 
-var<private> colOff: array<u32, SEG>;
-var<private> colOk: array<bool, SEG>;
-
-/** Columns ix0 .. ix0+SEG−1 of an input row: clamped offsets, and whether each lies inside. */
-fn setColumns(ix0: i32) {
-  for (var i = 0u; i < SEG; i++) {
-    let ix = ix0 + i32(i);
-    colOk[i] = ix >= 0 && ix < i32(p.W);
-    colOff[i] = u32(clamp(ix, 0, i32(p.W) - 1));
-  }
-}
-
-/** The input row segment set by setColumns() in input row iy of the plane at `plane`, zero outside. */
-fn loadRow(plane: u32, iy: i32) -> array<f32, SEG> {
-  let rowOk = iy >= 0 && iy < i32(p.H);
-  let rowBase = plane + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
-  var row: array<f32, SEG>;
-  for (var i = 0u; i < SEG; i++) { row[i] = select(0.0, x[rowBase + colOff[i]], rowOk && colOk[i]); }
-  return row;
-}
-
-#if WEIGHT_GRAD
-var<private> acc: array<array<f32, KW>, TCO>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let cells = p.Cin * p.KH;
-  let cell = wg.x * 64u + lane;
-  let ci = min(cell, cells - 1u) / p.KH;
-  let ky = min(cell, cells - 1u) % p.KH;
-  let co0 = wg.z * TCO;
-  let gPlane = p.OH * p.OW;
-  var gOff: array<u32, TCO>;
-  for (var j = 0u; j < TCO; j++) { gOff[j] = min(co0 + j, p.Cout - 1u) * gPlane; }
-  let nEnd = min(p.N, (wg.y + 1u) * p.batchPerSlice);
-  for (var n = wg.y * p.batchPerSlice; n < nEnd; n++) {
-    let xPlane = (n * p.Cin + ci) * p.H * p.W;
-    let gBatch = n * p.Cout * gPlane;
-    for (var oy = 0u; oy < p.OH; oy++) {
-      let iy = i32(oy * S + ky) - i32(p.padTop);
-      let gRow = gBatch + oy * p.OW;
-      for (var ox0 = 0u; ox0 < p.OW; ox0 += P) {
-        setColumns(i32(ox0 * S) - i32(p.padLeft));
-        let row = loadRow(xPlane, iy);
-        for (var j = 0u; j < TCO; j++) {
-          var gv: array<f32, P>;
-          for (var q = 0u; q < P; q++) {
-            gv[q] = select(0.0, g[gRow + gOff[j] + min(ox0 + q, p.OW - 1u)], ox0 + q < p.OW);
-          }
-          for (var kx = 0u; kx < KW; kx++) {
-            for (var q = 0u; q < P; q++) { acc[j][kx] = fma(gv[q], row[S * q + kx], acc[j][kx]); }
-          }
-        }
-      }
-    }
-  }
-  if (cell >= cells) { return; }
-  // out is [slice, Cout, Cin, KH, KW].
-  let taps = p.KH * KW;
-  for (var j = 0u; j < TCO; j++) {
-    let co = co0 + j;
-    if (co < p.Cout) {
-      let o = ((wg.y * p.Cout + co) * p.Cin + ci) * taps + ky * KW;
-      for (var kx = 0u; kx < KW; kx++) { out[o + kx] = acc[j][kx]; }
-    }
-  }
-}
-#else
 var<private> acc: array<array<vec4<f32>, NV>, TCO>;
 
 fn activate(v: f32) -> f32 {
@@ -153,6 +202,25 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
   }
 }
 
+/**
+ * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is row `tap0 + t·tapStep`
+ * of the packed weight.
+ */
+fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32, wCol: array<u32, CV>) {
+  for (var t = 0u; t < TAPS; t++) {
+    let wRow = (tap0 + min(t, taps - 1u) * tapStep) * p.coVec4;
+    var wq: array<vec4<f32>, CV>;
+    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), w[wRow + wCol[b]], t < taps); }
+    for (var j = 0u; j < TCO; j++) {
+      let wv = vec4<f32>(wq[j / 4u][j % 4u]);
+      for (var v = 0u; v < NV; v++) {
+        let a = segmentOffset(t) + 4u * STEP * v;
+        acc[j][v] = fma(wv, vec4<f32>(row[a], row[a + STEP], row[a + 2u * STEP], row[a + 3u * STEP]), acc[j][v]);
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let tileId = (wg.x + wg.y * p.groupsX) * 64u + lane;
@@ -160,66 +228,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tileX = tile % p.tilesX;
   let tileRow = (tile / p.tilesX) % p.tileRows;
   let n = tile / p.tilesX / p.tileRows;
+  let plane = p.Hp * p.Wp4;
 #if TRANSPOSED
   let phase = wg.z % (S * S);
-  let co0 = wg.z / (S * S) * TCO;
+  let block = wg.z / (S * S);
   let phaseY = phase / S;
   let phaseX = phase % S;
-  // Output (y, x) takes kernel rows ky ≡ y + padTop (mod S) and columns likewise; with y = phaseY + S·tileRow
-  // and x = phaseX + S·(P·tileX + q), tap t reads input row tileRow + rowShift − t, column P·tileX + q + colShift − t.
+  // Output row y = phaseY + S·tileRow takes kernel rows ky ≡ y + padTop (mod S): tap t is
+  // ky = kyFirst + S·t and reads input row tileRow + (phaseY + padTop) / S − t. Columns work alike,
+  // except that the phases whose column shift is one more than padLeft / S move their tile one
+  // output column left (colExtra), so every phase reads the same aligned input segment.
   let kyFirst = (phaseY + p.padTop) % S;
   let kxFirst = (phaseX + p.padLeft) % S;
-  let rowShift = (phaseY + p.padTop - kyFirst) / S;
-  let colShift = (phaseX + p.padLeft - kxFirst) / S;
-  let tapRows = (p.KH + S - 1u - kyFirst) / S;
-  setColumns(i32(tileX * P + colShift) - i32(TAPS_X - 1u));
-  let taps = p.KH * KW;
-  var wOff: array<u32, TCO>;
-  for (var j = 0u; j < TCO; j++) { wOff[j] = min(co0 + j, p.Cout - 1u) * taps; }
-  for (var ci = 0u; ci < p.Cin; ci++) {
-    let plane = (n * p.Cin + ci) * p.H * p.W;
-    let wChannel = ci * p.Cout * taps;
-    for (var t = 0u; t < tapRows; t++) {
-      let row = loadRow(plane, i32(tileRow + rowShift) - i32(t));
-      let wRow = wChannel + (kyFirst + S * t) * KW;
-      for (var tx = 0u; tx < TAPS_X; tx++) {
-        let kx = kxFirst + S * tx;
-        let m = TAPS_X - 1u - tx;
-        for (var j = 0u; j < TCO; j++) {
-          let wv = vec4<f32>(select(0.0, w[wRow + wOff[j] + min(kx, KW - 1u)], kx < KW));
-          for (var v = 0u; v < NV; v++) {
-            let a = m + 4u * v;
-            acc[j][v] = fma(wv, vec4<f32>(row[a], row[a + 1u], row[a + 2u], row[a + 3u]), acc[j][v]);
-          }
-        }
-      }
-    }
-  }
-  if (tileId < p.tiles) { store(n, co0, phaseY + S * tileRow, phaseX + S * P * tileX, S); }
+  let rowExtra = (phaseY + p.padTop) / S - p.padTop / S;
+  let colExtra = (phaseX + p.padLeft) / S - p.padLeft / S;
+  let tapRows = (KH + S - 1u - kyFirst) / S;
+  let tapCols = (KW + S - 1u - kxFirst) / S;
+  // The padded input holds input row r at row r + (KH + S − 1) / S − 1 − padTop / S.
+  let rowTop = tileRow + rowExtra + (KH + S - 1u) / S - 1u;
 #else
-  let co0 = wg.z * TCO;
-  setColumns(i32(tileX * P * S) - i32(p.padLeft));
-  let taps = p.KH * KW;
-  var wOff: array<u32, TCO>;
-  for (var j = 0u; j < TCO; j++) { wOff[j] = min(co0 + j, p.Cout - 1u) * p.Cin * taps; }
-  let iyTop = i32(tileRow * S) - i32(p.padTop);
+  let block = wg.z;
+#endif
+  var wCol: array<u32, CV>;
+  for (var b = 0u; b < CV; b++) { wCol[b] = min(block * CV + b, p.coVec4 - 1u); }
   for (var ci = 0u; ci < p.Cin; ci++) {
-    let plane = (n * p.Cin + ci) * p.H * p.W;
-    for (var ky = 0u; ky < p.KH; ky++) {
-      let row = loadRow(plane, iyTop + i32(ky));
-      let wRow = (ci * p.KH + ky) * KW;
-      for (var kx = 0u; kx < KW; kx++) {
-        for (var j = 0u; j < TCO; j++) {
-          let wv = vec4<f32>(w[wOff[j] + wRow + kx]);
-          for (var v = 0u; v < NV; v++) {
-            let a = 4u * S * v + kx;
-            acc[j][v] = fma(wv, vec4<f32>(row[a], row[a + S], row[a + 2u * S], row[a + 3u * S]), acc[j][v]);
-          }
-        }
-      }
+    let channel = (n * p.Cin + ci) * plane;
+#if TRANSPOSED
+    for (var t = 0u; t < tapRows; t++) {
+      let row = loadRow(channel + (rowTop - t) * p.Wp4 + tileX * NV);
+      accumulate(row, (ci * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols, wCol);
     }
+#else
+    for (var ky = 0u; ky < KH; ky++) {
+      let row = loadRow(channel + (tileRow * S + ky) * p.Wp4 + tileX * NV * S);
+      accumulate(row, (ci * KH + ky) * KW, 1u, KW, wCol);
+    }
+#endif
   }
-  if (tileId < p.tiles) { store(n, co0, tileRow, tileX * P, 1u); }
+#if TRANSPOSED
+  // The column of pixel 0 may be −S (colExtra): u32 wrap-around makes it fail store()'s bound check.
+  if (tileId < p.tiles) { store(n, block * TCO, phaseY + S * tileRow, phaseX + S * (P * tileX - colExtra), S); }
+#else
+  if (tileId < p.tiles) { store(n, block * TCO, tileRow, tileX * P, 1u); }
 #endif
 }
+#endif
 #endif

@@ -133,16 +133,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 #elif APPLY
   let r = runOf(id);
   let s = stats[r.row];
-  // y = (x − shift)·a + b with a = rstd·γ, b = β − offset·a: per channel, once per run.
 #if ELEMENT_AFFINE
   for (var j = r.first; j < r.last; j++) {
-    let a = s.rstd * gamma[j];
-    y[r.base + j] = activate((x[r.base + j] - s.shift) * a + (beta[j] - s.offset * a));
+    y[r.base + j] = activate(normalised(x[r.base + j], s) * gamma[j] + beta[j]);
   }
 #else
+  // Centring before scaling: folding the mean into the bias instead (x·a + b) would cancel large
+  // terms whenever the row's first value is far from its mean.
   let a = s.rstd * gamma[r.channel];
-  let b = beta[r.channel] - s.offset * a;
-  for (var j = r.first; j < r.last; j++) { y[r.base + j] = activate((x[r.base + j] - s.shift) * a + b); }
+  let b = beta[r.channel];
+  for (var j = r.first; j < r.last; j++) { y[r.base + j] = activate(((x[r.base + j] - s.shift) - s.offset) * a + b); }
 #endif
 #elif ROW_GRADS
   let s = stats[id];

@@ -1,4 +1,4 @@
-// Counter-based Gaussian noise: element e of row r gets Philox4x32-10(counter = (index_lo,
+// Counter-based noise: standard normal, or uniform in [−1, 1) in the UNIFORM variant. Element e of row r gets Philox4x32-10(counter = (index_lo,
 // index_hi, stream, 0), key = seed) → Box–Muller, where index = (firstRow + r)·rowLength + e.
 // Every value depends only on (seed, stream, global index), so a batch gives the same noise for
 // an image whatever way the batch is split across calls, workers or devices.
@@ -43,8 +43,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let lo = prod.y + e;
   let hi = prod.x + select(0u, 1u, lo < prod.y);
   let bits = philox(vec4<u32>(lo, hi, p.stream, 0u), vec2<u32>(p.seedLo, p.seedHi));
-  // Uniforms in (0, 1]: never 0, so the logarithm is finite.
-  let u1 = (f32(bits.x >> 8u) + 1.0) / 16777216.0;
   let u2 = f32(bits.y >> 8u) / 16777216.0;
+#if UNIFORM
+  out[i] = 2.0 * u2 - 1.0;
+#else
+  // u1 in (0, 1]: never 0, so the logarithm is finite.
+  let u1 = (f32(bits.x >> 8u) + 1.0) / 16777216.0;
   out[i] = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+#endif
 }

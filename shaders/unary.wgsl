@@ -2,7 +2,7 @@
 // Layout: any contiguous tensor, treated as a flat array of `size` f32.
 // Dispatch: one invocation per element, ${WG} per workgroup; the grid folds into y when x would
 // exceed maxComputeWorkgroupsPerDimension (linear id = x + y · groupsX · WG).
-// Variants: exactly one of RELU, SILU, SIGN, CLAMP, AFFINE, SQUARE, EXP, LOG, ABS is set.
+// Variants: exactly one of RELU, SILU, SIGN, CLAMP, AFFINE, SQUARE, EXP, LOG, ABS, SQRT is set.
 // `main` writes f(x); `backward` writes gradOut · f'(x). `a`, `b` are the clamp bounds or the affine a·x+b.
 
 struct Params { size: u32, groupsX: u32, a: f32, b: f32 }
@@ -36,6 +36,8 @@ fn f(v: f32) -> f32 {
   return log(v);
 #elif ABS
   return abs(v);
+#elif SQRT
+  return sqrt(v);
 #endif
 }
 
@@ -59,6 +61,8 @@ fn df(v: f32) -> f32 {
   return 1.0 / v;
 #elif ABS
   return sign(v);
+#elif SQRT
+  return 0.5 / sqrt(v);
 #endif
 }
 

@@ -86,7 +86,7 @@ console.log(`precompiled ${convKernels().length} conv kernels in ${((performance
 for (const tile of tiles.length ? tiles : [null]) {
   if (tile) {
     setConvTiling({ ...convTiling(), forward: tile, transposed: tile, weightGrad: tile });
-    await engine.precompile((['forward', 'transposed', 'weightGrad'] as const).flatMap((pass) => [1, 2].map((s) => convKernel(pass, 3, s))));
+    await engine.precompile((['forward', 'transposed', 'weightGrad'] as const).flatMap((pass) => [1, 2].map((s) => convKernel(pass, 3, 3, s))));
   }
   await validate(1);
   await validate(2);

@@ -3,6 +3,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void
   adapters: () => import('./commands/adapters.ts'),
   bench: () => import('./commands/bench.ts'),
   convert: () => import('./commands/convert.ts'),
+  train: () => import('./commands/train.ts'),
 };
 
 async function main(): Promise<number> {

@@ -16,6 +16,7 @@ import { timestepEmbedding } from '../ops/embedding.ts';
 import { concatChannels } from '../ops/layout.ts';
 import { groupNorm } from '../ops/norm.ts';
 import { upsampleNearest2x } from '../ops/pool.ts';
+import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Denoiser } from './types.ts';
 
@@ -163,22 +164,24 @@ const MODERN_ATTENTION: Record<string, string> = { query: 'to_q', key: 'to_k', v
 /** Renames the attention weights of checkpoints saved before diffusers 0.14 (query/key/value/proj_attn). */
 export function ddpmStateDict(weights: TensorMap): TensorMap {
   const renamed: TensorMap = new Map();
+  const sourceOf = new Map<string, string>();
   for (const [key, tensor] of weights) {
     const m = key.match(LEGACY_ATTENTION);
     const name = m ? `${m[1]}.${MODERN_ATTENTION[m[2]]}.${m[3]}` : key;
-    if (renamed.has(name)) throw new WeightFormatError(`both ${key} and another tensor map to ${name}`);
+    if (sourceOf.has(name)) throw new WeightFormatError(`${sourceOf.get(name)} and ${key} both name ${name}`);
+    sourceOf.set(name, key);
     renamed.set(name, tensor);
   }
   return renamed;
 }
 
 /** Frees a block's intermediates as soon as it returns, unless a gradient tape needs them. */
-const block = <T>(x: Tensor, f: () => T): T => (x.engine.tape ? f() : x.engine.scope(f));
+const block = <T>(engine: Engine, f: () => T): T => (engine.tape ? f() : engine.scope(f));
 
 /** SiLU of the time MLP's output [n, 4ch]: every resnet applies SiLU to the embedding first, so it happens once here. */
 export function ddpmTimeEmbedding(p: Params, cfg: DdpmUnetConfig, t: number[]): Tensor {
-  const sinusoid = timestepEmbedding(p.engine, t, cfg.channels, 'sin-cos', { downscaleFreqShift: 1 });
-  return block(sinusoid, () => {
+  return block(p.engine, () => {
+    const sinusoid = timestepEmbedding(p.engine, t, cfg.channels, 'sin-cos', { downscaleFreqShift: 1 });
     const hidden = linear(sinusoid, p.get('time_embedding.linear_1.weight'), p.get('time_embedding.linear_1.bias'), 'silu');
     return linear(hidden, p.get('time_embedding.linear_2.weight'), p.get('time_embedding.linear_2.bias'), 'silu');
   });
@@ -186,7 +189,7 @@ export function ddpmTimeEmbedding(p: Params, cfg: DdpmUnetConfig, t: number[]): 
 
 /** ResnetBlock2D; `timeAct` is ddpmTimeEmbedding's output. */
 export function resnetBlock(p: Params, cfg: DdpmUnetConfig, name: string, x: Tensor, timeAct: Tensor): Tensor {
-  return block(x, () => {
+  return block(x.engine, () => {
     const norm = (h: Tensor, which: string) => groupNorm(h, cfg.groups, p.get(`${name}.${which}.weight`), p.get(`${name}.${which}.bias`), { eps: cfg.eps, silu: true });
     const conv = (h: Tensor, which: string, padding: number) => conv2d(h, p.get(`${name}.${which}.weight`), p.get(`${name}.${which}.bias`), { padding });
     const time = linear(timeAct, p.get(`${name}.time_emb_proj.weight`), p.get(`${name}.time_emb_proj.bias`));
@@ -202,7 +205,7 @@ export function resnetBlock(p: Params, cfg: DdpmUnetConfig, name: string, x: Ten
  * to_out writes them back channel-major, so no transpose is ever materialised.
  */
 export function attentionBlock(p: Params, cfg: DdpmUnetConfig, name: string, x: Tensor): Tensor {
-  return block(x, () => {
+  return block(x.engine, () => {
     const [n, c, hgt, wid] = x.shape;
     const w = (which: string) => p.get(`${name}.${which}.weight`);
     const b = (which: string) => p.get(`${name}.${which}.bias`);
@@ -220,7 +223,7 @@ export function downsample(p: Params, cfg: DdpmUnetConfig, name: string, x: Tens
 }
 
 export function upsample(p: Params, name: string, x: Tensor): Tensor {
-  return block(x, () => conv2d(upsampleNearest2x(x), p.get(`${name}.weight`), p.get(`${name}.bias`), { padding: 1 }));
+  return block(x.engine, () => conv2d(upsampleNearest2x(x), p.get(`${name}.weight`), p.get(`${name}.bias`), { padding: 1 }));
 }
 
 /** ε̂ for x_t (model space [−1, 1]) at 0-based steps t, one per image. */
@@ -242,15 +245,11 @@ export function ddpmUnetForward(p: Params, cfg: DdpmUnetConfig, x: Tensor, t: nu
   h = attentionBlock(p, cfg, 'mid_block.attentions.0', h);
   h = resnetBlock(p, cfg, 'mid_block.resnets.1', h, timeAct);
   for (const level of shape.up) {
-    level.resnets.forEach((_, j) => {
-      const input = h;
-      h = block(input, () => resnetThenAttention(level, j, concatChannels([input, skips.pop()!])));
-    });
+    level.resnets.forEach((_, j) => (h = block(p.engine, () => resnetThenAttention(level, j, concatChannels([h, skips.pop()!])))));
     if (level.resample) h = upsample(p, level.resample.name, h);
   }
-  const out = h;
-  return block(out, () => {
-    const normed = groupNorm(out, cfg.groups, p.get('conv_norm_out.weight'), p.get('conv_norm_out.bias'), { eps: cfg.eps, silu: true });
+  return block(p.engine, () => {
+    const normed = groupNorm(h, cfg.groups, p.get('conv_norm_out.weight'), p.get('conv_norm_out.bias'), { eps: cfg.eps, silu: true });
     return conv2d(normed, p.get('conv_out.weight'), p.get('conv_out.bias'), { padding: 1 });
   });
 }

@@ -1,4 +1,4 @@
-// Broadcasting elementwise add, sub, mul, div (shaders/binary.wgsl) and their gradients.
+// Broadcasting elementwise add, sub, mul, div, min, max (shaders/binary.wgsl) and their gradients.
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
@@ -6,7 +6,7 @@ import { FLAT_WG, contiguousStrides, empty, flatGrid, pad4, zeros } from './comm
 import { sumTo } from './reduce.ts';
 import { scale, square } from './unary.ts';
 
-export const BINARY_FNS = ['ADD', 'SUB', 'MUL', 'DIV'] as const;
+export const BINARY_FNS = ['ADD', 'SUB', 'MUL', 'DIV', 'MIN', 'MAX'] as const;
 export type BinaryFn = (typeof BINARY_FNS)[number];
 
 export function binaryKernel(fn: BinaryFn): KernelSpec {
@@ -71,6 +71,10 @@ export function div(a: Tensor, b: Tensor): Tensor {
     b.requiresGrad ? sumTo(scale(runBinary('DIV', runBinary('MUL', g, a), square(b)), -1), b.shape) : null,
   ]);
 }
+
+/** Elementwise minimum / maximum; no gradient (used for projections in attacks). */
+export const minimum = (a: Tensor, b: Tensor): Tensor => runBinary('MIN', a, b);
+export const maximum = (a: Tensor, b: Tensor): Tensor => runBinary('MAX', a, b);
 
 /** Materialises x broadcast to `shape` (used by reduction gradients). */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {

@@ -21,7 +21,7 @@ export interface ConvTiling {
 const DEFAULT: ConvTiling = {
   forward: { channels: 8, vec4Pixels: 2 },
   transposed: { channels: 8, vec4Pixels: 2 },
-  weightGrad: { channels: 8, vec4Pixels: 2 },
+  weightGrad: { channels: 4, vec4Pixels: 2 },
   weightGradWorkgroups: 16,
 };
 

@@ -12,16 +12,21 @@ import { relu, silu } from './unary.ts';
 
 type Pass = 'forward' | 'transposed' | 'weightGrad';
 
-/** Workgroup size of every conv pass (the shader's @workgroup_size). */
+/** Workgroup size of every conv kernel (the shader's @workgroup_size). */
 const WG = 64;
 
-export function convKernel(pass: Pass, kw: number, stride: number, bias = false, activation: Activation = 'none', tile: ConvTile = convTiling()[pass]): KernelSpec {
+type Variant = Pass | 'pad' | 'pack';
+
+function variantKernel(variant: Variant, kh: number, kw: number, stride: number, bias: boolean, activation: Activation, tile: ConvTile): KernelSpec {
   return {
-    op: `conv2d_${pass}`,
+    op: `conv2d_${variant}`,
     shader: 'conv2d',
     defines: {
-      TRANSPOSED: pass === 'transposed',
-      WEIGHT_GRAD: pass === 'weightGrad',
+      PAD: variant === 'pad',
+      PACK: variant === 'pack',
+      TRANSPOSED: variant === 'transposed',
+      WEIGHT_GRAD: variant === 'weightGrad',
+      KH: kh,
       KW: kw,
       S: stride,
       TCO: tile.channels,
@@ -33,6 +38,16 @@ export function convKernel(pass: Pass, kw: number, stride: number, bias = false,
   };
 }
 
+export function convKernel(pass: Pass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none', tile: ConvTile = convTiling()[pass]): KernelSpec {
+  if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
+  return variantKernel(pass, kh, kw, stride, bias, activation, tile);
+}
+
+// The copy kernels use no tap or tile constant; fixed values keep them one pipeline each.
+const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
+const padKernel = variantKernel('pad', 1, 1, 1, false, 'none', NEUTRAL_TILE);
+const packKernel = variantKernel('pack', 1, 1, 1, false, 'none', NEUTRAL_TILE);
+
 /** Where a kernel sits on the input: stride and the padding before the first row and column. */
 interface Placement {
   stride: number;
@@ -42,19 +57,59 @@ interface Placement {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
+/**
+ * A zero-filled [N, C, Hp, Wp] copy of x [N, C, H, W] (Wp a multiple of 4) holding x[.., r, c] at
+ * [.., r + top, c + left]; negative offsets crop.
+ */
+function padded(x: Tensor, top: number, left: number, Hp: number, Wp: number): Tensor {
+  const [N, C, H, W] = x.shape;
+  const out = empty(x.engine, [N, C, Hp, Wp], 'conv2d_pad');
+  const size4 = out.size / 4;
+  const { groups, groupsX } = flatGrid(x.engine, size4, WG);
+  x.engine.dispatch(padKernel, [x, out], new Uniforms().u32(H, W, Hp, Wp / 4).i32(top, left).u32(size4, groupsX), groups);
+  return out;
+}
+
+/**
+ * The weight as vec4s over output channels: [(ci·KH + ky)·KW + kx][co / 4] holds the taps joining
+ * input channel ci to output channels co..co+3. `outAxis` says which weight axis is the output.
+ */
+function packed(w: Tensor, outAxis: 0 | 1): { packed: Tensor; coVec4: number } {
+  const [A, B, KH, KW] = w.shape;
+  const taps = KH * KW;
+  const [Cout, Cin] = outAxis === 0 ? [A, B] : [B, A];
+  const [sCo, sCi] = outAxis === 0 ? [B * taps, taps] : [taps, B * taps];
+  const coVec4 = ceilDiv(Cout, 4);
+  const out = empty(w.engine, [Cin * taps, coVec4 * 4], 'conv2d_pack');
+  const size4 = out.size / 4;
+  const { groups, groupsX } = flatGrid(w.engine, size4, WG);
+  w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, coVec4, taps, sCo, sCi, size4, groupsX), groups);
+  return { packed: out, coVec4 };
+}
+
+/** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
+const segmentVec4s = (pixels: number, step: number, taps: number) => ceilDiv(step * (pixels - 1) + taps, 4);
+
 /** out [N, Cout, OH, OW] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+bias) (→act). */
 function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation): Tensor {
-  const [N, Cin, H, W] = x.shape;
+  const [N, Cin] = x.shape;
   const [Cout, , KH, KW] = w.shape;
+  const S = at.stride;
   const tile = convTiling().forward;
   const P = 4 * tile.vec4Pixels;
   const tilesX = ceilDiv(OW, P);
   const tiles = N * OH * tilesX;
+  const Hp = (OH - 1) * S + KH;
+  const Wp = (tilesX - 1) * P * S + 4 * segmentVec4s(P, S, KW);
+  const xp = padded(x, at.padTop, at.padLeft, Hp, Wp);
+  const { packed: wp, coVec4 } = packed(w, 0);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, at.padTop, at.padLeft, KH, tilesX, OH, tiles, groupsX);
-  const kernel = convKernel('forward', KW, at.stride, !!bias, activation, tile);
-  x.engine.dispatch(kernel, bias ? [x, w, bias, out] : [x, w, out], u, [...groups, ceilDiv(Cout, tile.channels)]);
+  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, coVec4, tilesX, OH, tiles, groupsX, 0, 0);
+  const kernel = convKernel('forward', KH, KW, S, !!bias, activation, tile);
+  x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels)]);
+  xp.dispose();
+  wp.dispose();
   return out;
 }
 
@@ -63,34 +118,53 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
  * x = j·S − padLeft + kx, for w [Cin, Cout, KH, KW] (ConvTranspose2d's layout).
  */
 function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number): Tensor {
-  const [N, Cin, H, W] = x.shape;
+  const [N, Cin] = x.shape;
   const [, Cout, KH, KW] = w.shape;
-  const tile = convTiling().transposed;
   const S = at.stride;
-  const tilesX = ceilDiv(ceilDiv(OW, S), 4 * tile.vec4Pixels);
+  const tile = convTiling().transposed;
+  const P = 4 * tile.vec4Pixels;
+  const [tapRows, tapCols] = [ceilDiv(KH, S), ceilDiv(KW, S)];
   const tileRows = ceilDiv(OH, S);
+  // A phase may shift its tile one output column left (see the shader), hence the spare column.
+  const tilesX = ceilDiv(ceilDiv(OW, S) + (S > 1 ? 1 : 0), P);
   const tiles = N * tileRows * tilesX;
+  const Hp = tileRows + tapRows;
+  const Wp = (tilesX - 1) * P + 4 * segmentVec4s(P, 1, tapCols);
+  const xp = padded(x, tapRows - 1 - Math.floor(at.padTop / S), tapCols - 1 - Math.floor(at.padLeft / S), Hp, Wp);
+  const { packed: wp, coVec4 } = packed(w, 1);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, at.padTop, at.padLeft, KH, tilesX, tileRows, tiles, groupsX);
-  const kernel = convKernel('transposed', KW, S, !!bias, 'none', tile);
-  x.engine.dispatch(kernel, bias ? [x, w, bias, out] : [x, w, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
+  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, coVec4, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
+  const kernel = convKernel('transposed', KH, KW, S, !!bias, 'none', tile);
+  x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
+  xp.dispose();
+  wp.dispose();
   return out;
 }
 
 /** dw [Cg, Cin, KH, KW] = Σ g[n, cg, oy, ox] · x[n, ci, oy·S − padTop + ky, ox·S − padLeft + kx]. */
 function weightGradRaw(g: Tensor, x: Tensor, at: Placement, KH: number, KW: number): Tensor {
   const [N, Cout, OH, OW] = g.shape;
-  const [, Cin, H, W] = x.shape;
+  const Cin = x.shape[1];
+  const S = at.stride;
   const { weightGrad: tile, weightGradWorkgroups } = convTiling();
-  const cellGroups = ceilDiv(Cin * KH, WG);
-  const channelBlocks = ceilDiv(Cout, tile.channels);
-  const wanted = Math.min(N, ceilDiv(weightGradWorkgroups, cellGroups * channelBlocks));
+  const P = 4 * tile.vec4Pixels;
+  const chunks = ceilDiv(OW, P);
+  const Hp = (OH - 1) * S + KH;
+  const Wp = (chunks - 1) * P * S + 4 * segmentVec4s(P, S, KW);
+  const xp = padded(x, at.padTop, at.padLeft, Hp, Wp);
+  const gp = padded(g, 0, 0, OH, chunks * P);
+  // One invocation per (output-channel block, input channel); batch slices add workgroups when those are few.
+  const cells = ceilDiv(Cout, tile.channels) * Cin;
+  const cellGroups = ceilDiv(cells, WG);
+  const wanted = Math.min(N, ceilDiv(weightGradWorkgroups, cellGroups));
   const batchPerSlice = ceilDiv(N, wanted);
   const slices = ceilDiv(N, batchPerSlice);
   const partial = empty(x.engine, [slices, Cout * Cin * KH * KW], 'conv2d_weight_grad');
-  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, at.padTop, at.padLeft, KH, N, batchPerSlice);
-  x.engine.dispatch(convKernel('weightGrad', KW, at.stride, false, 'none', tile), [g, x, partial], u, [cellGroups, slices, channelBlocks]);
+  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, chunks * tile.vec4Pixels, N, batchPerSlice, cells);
+  x.engine.dispatch(convKernel('weightGrad', KH, KW, S, false, 'none', tile), [gp, xp, partial], u, [cellGroups, slices]);
+  xp.dispose();
+  gp.dispose();
   if (slices === 1) return viewOwned(partial, [Cout, Cin, KH, KW]);
   const total = sum(partial, [0]);
   partial.dispose();
@@ -199,12 +273,15 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: 
   ]);
 }
 
-/** The kernel sizes and strides precompiled; others compile on first use. */
-const PRECOMPILED: { kw: number; stride: number }[] = [1, 2, 3].flatMap((kw) => [1, 2].map((stride) => ({ kw, stride })));
+/** The (square) kernel sizes and strides precompiled; others compile on first use. */
+const PRECOMPILED: { k: number; stride: number }[] = [1, 2, 3].flatMap((k) => [1, 2].map((stride) => ({ k, stride })));
 
-export const convKernels = (): KernelSpec[] =>
-  PRECOMPILED.flatMap(({ kw, stride }) => [
-    ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel('forward', kw, stride, bias, act))),
-    ...[false, true].map((bias) => convKernel('transposed', kw, stride, bias)),
-    convKernel('weightGrad', kw, stride),
-  ]);
+export const convKernels = (): KernelSpec[] => [
+  padKernel,
+  packKernel,
+  ...PRECOMPILED.flatMap(({ k, stride }) => [
+    ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel('forward', k, k, stride, bias, act))),
+    ...[false, true].map((bias) => convKernel('transposed', k, k, stride, bias)),
+    convKernel('weightGrad', k, k, stride),
+  ]),
+];

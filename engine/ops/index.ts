@@ -5,7 +5,7 @@ import type { Engine, KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { optimizerKernels } from '../train/optimizer.ts';
 import { scaledDotProductAttention } from './attention.ts';
-import { add, binaryKernels, broadcastTo, div, mul, sub } from './binary.ts';
+import { add, binaryKernels, broadcastTo, div, maximum, minimum, mul, sub } from './binary.ts';
 import { fillKernel, fromArray, full, ones, zeros } from './common.ts';
 import { conv2d, convKernels, convTranspose2d } from './conv.ts';
 import { diffusionStep, diffusionStepKernels } from './diffusion-step.ts';
@@ -15,11 +15,11 @@ import { crossEntropy, gatherColumns, klDivLoss, labelTensor, lossKernels, mseLo
 import { linear, matmul, matmulKernels } from './matmul.ts';
 import { batchNormInference, groupNorm, layerNormCHW, normKernels } from './norm.ts';
 import { avgPool2x2, globalAvgPool, maxPool2x2, poolKernels, upsampleNearest2x } from './pool.ts';
-import { randomKernel, randomNormal } from './random.ts';
+import { randomKernels, randomNormal, randomUniform } from './random.ts';
 import { mean, reduceKernel, sum, sumTo } from './reduce.ts';
 import { reshape } from './shape.ts';
 import { logSoftmax, softmax, softmaxKernels } from './softmax.ts';
-import { abs, affine, clamp, exp, log, relu, scale, sign, silu, square, unaryKernels } from './unary.ts';
+import { abs, affine, clamp, exp, log, relu, scale, sign, silu, sqrt, square, unaryKernels } from './unary.ts';
 
 export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
   fill: { kernels: () => [fillKernel] },
@@ -34,7 +34,7 @@ export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
   copy_box: { kernels: layoutKernels },
   timestep_embedding: { kernels: embeddingKernels },
   losses: { kernels: lossKernels },
-  random_normal: { kernels: () => [randomKernel] },
+  random: { kernels: randomKernels },
   diffusion_step: { kernels: diffusionStepKernels },
   optimizer: { kernels: optimizerKernels },
 };
@@ -57,7 +57,7 @@ installGradHelpers({
 export {
   abs, add, affine, avgPool2x2, batchNormInference, broadcastTo, clamp, concatChannels, conv2d, convTranspose2d, crop2d,
   crossEntropy, diffusionStep, div, exp, fromArray, full, gatherColumns, globalAvgPool, groupNorm, klDivLoss, labelTensor,
-  layerNormCHW, linear, log, logSoftmax, matmul, maxPool2x2, mean, mseLoss, mul, nllOfLogProbs, oneHot, ones, pad2d,
-  padChannels, randomNormal, relu, reshape, scale, scaledDotProductAttention, sign, silu, sliceChannels, softmax, square,
+  layerNormCHW, linear, log, logSoftmax, matmul, maximum, maxPool2x2, mean, minimum, mseLoss, mul, nllOfLogProbs, oneHot, ones, pad2d,
+  padChannels, randomNormal, randomUniform, relu, reshape, scale, scaledDotProductAttention, sign, silu, sliceChannels, softmax, sqrt, square,
   sub, subsample2x, sum, sumTo, timestepEmbedding, upsampleNearest2x, zeros,
 };

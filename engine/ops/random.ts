@@ -5,7 +5,8 @@ import { Uniforms } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { FLAT_WG, empty, flatGrid } from './common.ts';
 
-export const randomKernel: KernelSpec = { op: 'random_normal', shader: 'random_normal', defines: { WG: FLAT_WG } };
+export const randomKernel = (uniform: boolean): KernelSpec => ({ op: uniform ? 'random_uniform' : 'random_normal', shader: 'random_normal', defines: { WG: FLAT_WG, UNIFORM: uniform } });
+export const randomKernels = (): KernelSpec[] => [randomKernel(false), randomKernel(true)];
 
 export interface NoiseKey {
   seed: number;
@@ -21,12 +22,16 @@ function splitSeed(seed: number): [number, number] {
 }
 
 /** Standard normal noise of `shape`; rows are the first axis. */
-export function randomNormal(engine: Engine, shape: readonly number[], key: NoiseKey): Tensor {
-  const out = empty(engine, shape, 'random_normal');
+export const randomNormal = (engine: Engine, shape: readonly number[], key: NoiseKey): Tensor => random(engine, shape, key, false);
+/** Uniform noise in [−1, 1) of `shape`. */
+export const randomUniform = (engine: Engine, shape: readonly number[], key: NoiseKey): Tensor => random(engine, shape, key, true);
+
+function random(engine: Engine, shape: readonly number[], key: NoiseKey, uniform: boolean): Tensor {
+  const out = empty(engine, shape, uniform ? 'random_uniform' : 'random_normal');
   const rowLength = shape.length > 1 ? out.size / shape[0] : out.size;
   const [lo, hi] = splitSeed(key.seed);
   const { groups, groupsX } = flatGrid(engine, out.size);
-  engine.dispatch(randomKernel, [out], new Uniforms().u32(out.size, groupsX, rowLength, key.firstRow ?? 0, key.stream >>> 0, lo, hi), groups);
+  engine.dispatch(randomKernel(uniform), [out], new Uniforms().u32(out.size, groupsX, rowLength, key.firstRow ?? 0, key.stream >>> 0, lo, hi), groups);
   return out;
 }
 

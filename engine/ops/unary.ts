@@ -1,11 +1,11 @@
 // Elementwise unary ops (shaders/unary.wgsl): relu, silu, sign, clamp, affine a·x+b, square, exp,
-// log, abs, each with its derivative kernel.
+// log, abs, sqrt, each with its derivative kernel.
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { FLAT_WG, empty, flatGrid } from './common.ts';
 
-export const UNARY_FNS = ['RELU', 'SILU', 'SIGN', 'CLAMP', 'AFFINE', 'SQUARE', 'EXP', 'LOG', 'ABS'] as const;
+export const UNARY_FNS = ['RELU', 'SILU', 'SIGN', 'CLAMP', 'AFFINE', 'SQUARE', 'EXP', 'LOG', 'ABS', 'SQRT'] as const;
 export type UnaryFn = (typeof UNARY_FNS)[number];
 
 export function unaryKernel(fn: UnaryFn, backward: boolean): KernelSpec {
@@ -43,5 +43,6 @@ export const square = (x: Tensor) => runUnary('SQUARE', x);
 export const exp = (x: Tensor) => runUnary('EXP', x);
 export const log = (x: Tensor) => runUnary('LOG', x);
 export const abs = (x: Tensor) => runUnary('ABS', x);
+export const sqrt = (x: Tensor) => runUnary('SQRT', x);
 
 export const unaryKernels = (): KernelSpec[] => UNARY_FNS.flatMap((fn) => [unaryKernel(fn, false), unaryKernel(fn, true)]);

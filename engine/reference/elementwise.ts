@@ -11,6 +11,7 @@ export const unary = {
   exp: { f: Math.exp, df: Math.exp },
   log: { f: Math.log, df: (v: number) => 1 / v },
   abs: { f: Math.abs, df: (v: number) => Math.sign(v) },
+  sqrt: { f: Math.sqrt, df: (v: number) => 0.5 / Math.sqrt(v) },
 };
 
 export const clamp = (x: Nd, lo: number, hi: number) => map(x, (v) => Math.min(Math.max(v, lo), hi));

@@ -31,6 +31,9 @@ test('unary forward and backward match float64 on odd sizes', async () => {
     }
     const pos = map(randomNd(random, shape), (v) => Math.abs(v) + 0.1);
     assertClose(`log [${shape}]`, await ops.log(upload(engine, pos)).read(), map(pos, Math.log).data, 1e-5);
+    assertClose(`sqrt [${shape}]`, await ops.sqrt(upload(engine, pos)).read(), map(pos, Math.sqrt).data, 1e-5);
+    const gs = randomNd(random, shape);
+    await checkGrads(engine, `sqrt [${shape}]`, [pos], ([t]) => ops.sqrt(t), gs, [map(pos, (v, i) => gs.data[i] * 0.5 / Math.sqrt(v))], 1e-5);
     const x = randomNd(random, shape);
     assertClose(`clamp [${shape}]`, await ops.clamp(upload(engine, x), -0.5, 0.75).read(), ref.clamp(x, -0.5, 0.75).data, 0);
     assertClose(`affine [${shape}]`, await ops.affine(upload(engine, x), 2.5, -1).read(), map(x, (v) => 2.5 * v - 1).data, 1e-6);
@@ -45,6 +48,7 @@ test('binary broadcast ops and their reduced gradients', async () => {
   const engine = await getEngine();
   if (!engine) return;
   const fns = { add: [ops.add, (x: number, y: number) => x + y], sub: [ops.sub, (x: number, y: number) => x - y], mul: [ops.mul, (x: number, y: number) => x * y], div: [ops.div, (x: number, y: number) => x / y] } as const;
+  const noGrad = { minimum: [ops.minimum, Math.min], maximum: [ops.maximum, Math.max] } as const;
   for (const [sa, sb] of BROADCAST) {
     const a = randomNd(random, sa);
     const b = map(randomNd(random, sb), (v) => (Math.abs(v) + 0.5) * Math.sign(v || 1));
@@ -57,6 +61,9 @@ test('binary broadcast ops and their reduced gradients', async () => {
       const ga = ref.sumTo(ref.binary(ref.binary(a, b, dfa), g, (d, gg) => d * gg), sa);
       const gb = ref.sumTo(ref.binary(ref.binary(a, b, dfb), g, (d, gg) => d * gg), sb);
       await checkGrads(engine, `${name} [${sa}]∘[${sb}]`, [a, b], ([x, y]) => (gpu as any)(x, y), g, [ga, gb], 1e-5);
+    }
+    for (const [name, [gpu, f]] of Object.entries(noGrad)) {
+      assertClose(`${name} [${sa}]∘[${sb}]`, await gpu(upload(engine, a), upload(engine, b)).read(), ref.binary(a, b, f).data, 0);
     }
   }
 });

@@ -1,11 +1,12 @@
-// Gradient check shared by the norm and softmax tests: GPU gradients of sum(f(inputs) ⊙ w) against
-// central finite differences of a float64 reference forward, at a few indices of every input.
+// Shared by the norm and softmax tests: a gradient check against finite differences of the float64
+// reference, and a timer.
 import { valueAndGrad, type Engine, type Tensor } from '../../engine/index.ts';
 import { mul, sum } from '../../engine/ops/index.ts';
 import { nd, type Nd } from '../../engine/reference/nd.ts';
 import { assertClose, finiteDiff } from '../helpers/check.ts';
 import { randomNd, upload } from '../helpers/harness.ts';
 
+/** GPU gradients of sum(f(inputs) ⊙ w) vs central differences of the float64 forward, at a few indices of every input. */
 export async function checkFiniteDiff(
   engine: Engine,
   random: () => number,
@@ -27,4 +28,18 @@ export async function checkFiniteDiff(
     assertClose(`${name} d/d input ${j} vs finite differences`, idx.map((i) => got[i]), fd, 1e-3, 1e-1);
   }
   for (const t of [...ts, wt, value, ...grads]) t.dispose();
+}
+
+/** Prints the best of three batches of `reps` runs (after a warm-up run), in ms per run: the machine may be shared. */
+export async function timeIt(engine: Engine, label: string, reps: number, run: () => void): Promise<void> {
+  run();
+  await engine.sync();
+  let best = Infinity;
+  for (let batch = 0; batch < 3; batch++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    await engine.sync();
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  console.log(`    ${label.padEnd(48)} ${best.toFixed(2)} ms`);
 }

@@ -8,7 +8,7 @@ import { map, nd, type Nd } from '../../engine/reference/nd.ts';
 import { assertClose, freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
 import { checkGrads, randomNd, upload } from '../helpers/harness.ts';
-import { checkFiniteDiff } from './finite-diff-check.ts';
+import { checkFiniteDiff, timeIt } from './finite-diff-check.ts';
 
 const seed = freshSeed();
 const random = rng(seed);
@@ -20,17 +20,18 @@ const positive = (shape: number[]) => map(randomNd(random, shape), (v) => Math.f
 
 /**
  * Forward vs float64, then gradients of sum(f ⊙ w) w.r.t. every input vs the reference backward.
- * The tolerance leaves room for outputs x̂·γ + β that cancel to near zero: their error is a few f32
- * ulps of the terms, about 1e-5 of the 1%-of-max floor that compare() divides by.
+ * compare() divides by at least 1% of the largest expected value, so entries that cancel to near
+ * zero see a few f32 ulps of their terms as ~1e-5: outputs x̂·γ + β, and parameter gradients that
+ * sum ~100 terms of either sign. Hence 3e-5 forward and 1e-4 (as for matmul) for gradients.
  */
-async function checkOp(engine: Engine, name: string, inputs: Nd[], f: (ts: Tensor[]) => Tensor, expected: Nd, grads: (w: Nd) => Nd[], tol = 2e-5) {
+async function checkOp(engine: Engine, name: string, inputs: Nd[], f: (ts: Tensor[]) => Tensor, expected: Nd, grads: (w: Nd) => Nd[]) {
   const ts = inputs.map((x) => upload(engine, x));
   const y = f(ts);
   assert.equal([...y.shape], expected.shape);
-  assertClose(`${name} forward`, await y.read(), expected.data, tol);
+  assertClose(`${name} forward`, await y.read(), expected.data, 3e-5);
   for (const t of [...ts, y]) t.dispose();
   const w = randomNd(random, expected.shape);
-  await checkGrads(engine, name, inputs, f, w, grads(w), tol);
+  await checkGrads(engine, name, inputs, f, w, grads(w), 1e-4);
 }
 
 const GROUP_CASES: [number[], number][] = [
@@ -55,7 +56,7 @@ test('group norm (± fused SiLU) forward and gradients w.r.t. x, γ, β match fl
 test('layer norm over (C, H, W) on the MNIST UNet shapes: forward and gradients', async () => {
   const engine = await getEngine();
   if (!engine) return;
-  const cases = [[1, 10, 28, 28], [3, 20, 14, 14], [2, 40, 7, 7], [1, 80, 3, 3], [5, 80, 3, 3], [2, 3, 1, 1]];
+  const cases = [[1, 10, 28, 28], [3, 20, 14, 14], [2, 40, 7, 7], [1, 80, 3, 3], [5, 80, 3, 3], [2, 5, 1, 1]];
   for (const shape of cases) {
     const x = randomNd(random, shape, 3);
     const gamma = randomGamma(shape.slice(1)), beta = randomNd(random, shape.slice(1), 0.5);
@@ -134,21 +135,14 @@ test('timing: groupNorm+SiLU on [8,64,32,32], forward and backward', async () =>
   const engine = await getEngine();
   if (!engine) return;
   const shape = [8, 64, 32, 32];
-  const x = upload(engine, randomNd(random, shape)), gamma = upload(engine, randomGamma([64])), beta = upload(engine, randomNd(random, [64]));
-  const time = async (label: string, run: () => void, reps: number) => {
-    run();
-    await engine.sync();
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) run();
-    await engine.sync();
-    console.log(`    ${label.padEnd(48)} ${((performance.now() - t0) / reps).toFixed(2)} ms`);
-  };
-  await time('groupNorm+silu forward [8,64,32,32] g32', () => engine.scope(() => void groupNorm(x, 32, gamma, beta, { silu: true })), 20);
-  await time('groupNorm+silu forward+backward (x, γ, β)', () => {
-    const { value, grads } = valueAndGrad(engine, () => sum(groupNorm(x, 32, gamma, beta, { silu: true })), [x, gamma, beta]);
+  const [x, gradOut] = [0, 1].map(() => upload(engine, randomNd(random, shape)));
+  const gamma = upload(engine, randomGamma([64])), beta = upload(engine, randomNd(random, [64]));
+  await timeIt(engine, 'groupNorm+silu forward [8,64,32,32] g32', 20, () => engine.scope(() => void groupNorm(x, 32, gamma, beta, { silu: true })));
+  await timeIt(engine, 'groupNorm+silu forward+backward (x, γ, β)', 5, () => {
+    const { value, grads } = valueAndGrad(engine, () => groupNorm(x, 32, gamma, beta, { silu: true }), [x, gamma, beta], gradOut);
     for (const t of [value, ...grads]) t.dispose();
-  }, 5);
-  for (const t of [x, gamma, beta]) t.dispose();
+  });
+  for (const t of [x, gradOut, gamma, beta]) t.dispose();
 });
 
 test.run();
