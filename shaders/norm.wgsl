@@ -17,8 +17,8 @@
 //   INPUT_GRAD   one invocation per run: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
 //   PARAM_GRADS  one invocation per parameter: dγ = Σ dy·x̂, dβ = Σ dy over the elements it scales.
 // Everything is serial per invocation: no workgroup memory or barriers, and long runs, because CPU
-// Vulkan drivers pay per invocation (runs of 64 made the apply pass ~4× faster on lavapipe than one
-// element per invocation) and run barriers slowly. Runs never straddle segments, so a run's row
+// Vulkan drivers pay per invocation (runs of 64 made the apply pass several times faster on
+// lavapipe than one element per invocation) and run barriers slowly. Runs never straddle segments, so a run's row
 // and channel come from two divisions per run, not per element. Serial sums add blocks of ${BLOCK}
 // first, so rounding grows with n/${BLOCK} + ${BLOCK}, not n.
 // ${WG} invocations per workgroup; the flat grid folds into y past maxComputeWorkgroupsPerDimension
@@ -207,12 +207,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let seg = n * p.channels + id;
     let s = stats[seg / p.segmentsPerRow];
     let base = seg * p.segmentLength;
-    var part = vec2<f32>(0.0);
-    for (var j = 0u; j < p.segmentLength; j++) {
-      let i = base + j;
-      part += vec2<f32>(dy[i] * normalised(x[i], s), dy[i]);
+    for (var b = 0u; b < p.segmentLength; b += ${BLOCK}u) {
+      var part = vec2<f32>(0.0);
+      for (var j = b; j < min(b + ${BLOCK}u, p.segmentLength); j++) {
+        let i = base + j;
+        part += vec2<f32>(dy[i] * normalised(x[i], s), dy[i]);
+      }
+      sums += part;
     }
-    sums += part;
 #endif
   }
   dGamma[id] = sums.x;

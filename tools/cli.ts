@@ -4,6 +4,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void
   bench: () => import('./commands/bench.ts'),
   convert: () => import('./commands/convert.ts'),
   train: () => import('./commands/train.ts'),
+  run: () => import('./commands/run.ts'),
 };
 
 async function main(): Promise<number> {

@@ -1,9 +1,11 @@
-// Shape of the kernels that reduce serially, one invocation per row (norm statistics, softmax):
-// no workgroup memory or barriers, which CPU Vulkan drivers run slowly.
+// Shape of the kernels whose invocations each walk many elements serially (a row of norm
+// statistics or softmax, a run of elements, a parameter's gradient): no workgroup memory or
+// barriers, which CPU Vulkan drivers run slowly.
 
 /**
- * Invocations per workgroup. Small, because such kernels often have only a few hundred rows and a
- * CPU driver runs each workgroup on one thread: 256-wide groups would leave cores idle.
+ * Invocations per workgroup. Small, because such kernels often have only a few hundred
+ * invocations and a CPU driver runs each workgroup on one thread: 256-wide groups would leave
+ * cores idle.
  */
 export const SERIAL_WG = 16;
 
