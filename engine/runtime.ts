@@ -21,7 +21,7 @@ const UNIFORM_ARENA_BYTES = 64 * 1024;
 /** Dispatches per submit: enough to amortise a submit, few enough to keep the GPU busy early. */
 const DISPATCHES_PER_SUBMIT = 64;
 /** Passes whose duration timeGpu() can record. */
-const TIMED_PASSES = 256;
+const TIMED_PASSES = 2048;
 
 export function kernelKey(k: KernelSpec): string {
   const defs = Object.entries(k.defines ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}=${v}`);
@@ -78,7 +78,7 @@ export class Engine {
   private uniformUsed = 0;
   private pendingDispatches = 0;
   private counters = { lateCompiles: 0, dispatches: 0, submits: 0 };
-  private timing: { querySet: GPUQuerySet; used: number; resolved: GPUBuffer[] } | null = null;
+  private timing: { querySet: GPUQuerySet; used: number; perDispatch: boolean; labels: string[] } | null = null;
   private scopes: Set<Tensor>[] = [];
   readonly liveTensors = new Set<Tensor>();
   /** Set while a gradient is being recorded (see autograd.ts). */
@@ -189,6 +189,12 @@ export class Engine {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(gx, gy, gz);
     this.counters.dispatches++;
+    if (this.timing?.perDispatch) {
+      // Profiling: each dispatch gets its own timestamped pass.
+      this.timing.labels.push(k.op);
+      pass.end();
+      this.pass = null;
+    }
     if (++this.pendingDispatches >= DISPATCHES_PER_SUBMIT) this.flush();
   }
 
@@ -245,6 +251,25 @@ export class Engine {
    * (null when the adapter lacks timestamp-query or fn needed more than TIMED_PASSES passes).
    */
   async timeGpu(fn: () => void): Promise<number | null> {
+    const durations = await this.timestamps(fn, false);
+    return durations && durations.reduce((a, d) => a + d.ms, 0);
+  }
+
+  /** GPU time per op label, one timestamped pass per dispatch (so without batching effects). */
+  async profileOps(fn: () => void): Promise<Map<string, { count: number; ms: number }> | null> {
+    const durations = await this.timestamps(fn, true);
+    if (!durations) return null;
+    const byOp = new Map<string, { count: number; ms: number }>();
+    for (const d of durations) {
+      const e = byOp.get(d.label) ?? { count: 0, ms: 0 };
+      e.count++;
+      e.ms += d.ms;
+      byOp.set(d.label, e);
+    }
+    return byOp;
+  }
+
+  private async timestamps(fn: () => void, perDispatch: boolean): Promise<{ label: string; ms: number }[] | null> {
     if (!this.gpu.features.timestampQuery) {
       fn();
       await this.sync();
@@ -252,22 +277,28 @@ export class Engine {
     }
     this.flush();
     const querySet = this.device.createQuerySet({ label: 'timing', type: 'timestamp', count: TIMED_PASSES * 2 });
-    this.timing = { querySet, used: 0, resolved: [] };
-    let used = 0;
+    this.timing = { querySet, used: 0, perDispatch, labels: [] };
     try {
       fn();
       this.computePass();
       this.pass!.end();
       this.pass = null;
-      used = this.timing.used;
+      const { used, labels } = this.timing;
+      this.timing = null;
+      if (used >= TIMED_PASSES * 2) {
+        this.flush();
+        return null;
+      }
       const resolve = this.device.createBuffer({ label: 'timing resolve', size: TIMED_PASSES * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
       this.encoder!.resolveQuerySet(querySet, 0, used, resolve, 0);
-      this.timing = null;
       const raw = new BigUint64Array(await this.readBuffer(resolve, used * 8));
       resolve.destroy();
-      let total = 0n;
-      for (let i = 0; i < used; i += 2) if (raw[i + 1] > raw[i]) total += raw[i + 1] - raw[i];
-      return used >= TIMED_PASSES * 2 ? null : Number(total) / 1e6;
+      const out: { label: string; ms: number }[] = [];
+      for (let i = 0; i < used; i += 2) {
+        // Drivers may report end < begin for empty passes; count those as zero.
+        out.push({ label: labels[i / 2] ?? 'pass', ms: raw[i + 1] > raw[i] ? Number(raw[i + 1] - raw[i]) / 1e6 : 0 });
+      }
+      return out;
     } finally {
       this.timing = null;
       querySet.destroy();

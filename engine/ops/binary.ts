@@ -9,8 +9,8 @@ import { scale, square } from './unary.ts';
 export const BINARY_FNS = ['ADD', 'SUB', 'MUL', 'DIV', 'MIN', 'MAX'] as const;
 export type BinaryFn = (typeof BINARY_FNS)[number];
 
-export function binaryKernel(fn: BinaryFn): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: FLAT_WG };
+export function binaryKernel(fn: BinaryFn, sameShape: boolean): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: FLAT_WG, SAME_SHAPE: sameShape };
   for (const name of BINARY_FNS) defines[name] = name === fn;
   return { op: fn.toLowerCase(), shader: 'binary', defines };
 }
@@ -41,7 +41,8 @@ function runBinary(fn: BinaryFn, a: Tensor, b: Tensor): Tensor {
   const o4 = pad4(shape);
   const { groups, groupsX } = flatGrid(engine, out.size);
   const u = new Uniforms().u32(out.size, groupsX, o4[1], o4[2], o4[3], ...broadcastStrides(a.shape, o4), ...broadcastStrides(b.shape, o4));
-  engine.dispatch(binaryKernel(fn), [a, b, out], u, groups);
+  const sameShape = a.size === out.size && b.size === out.size;
+  engine.dispatch(binaryKernel(fn, sameShape), [a, b, out], u, groups);
   return out;
 }
 
@@ -81,4 +82,4 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   return runBinary('ADD', x, zeros(x.engine, shape));
 }
 
-export const binaryKernels = (): KernelSpec[] => BINARY_FNS.map(binaryKernel);
+export const binaryKernels = (): KernelSpec[] => BINARY_FNS.flatMap((fn) => [binaryKernel(fn, false), binaryKernel(fn, true)]);
