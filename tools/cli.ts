@@ -5,6 +5,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void
   convert: () => import('./commands/convert.ts'),
   train: () => import('./commands/train.ts'),
   run: () => import('./commands/run.ts'),
+  demo: () => import('./commands/demo.ts'),
 };
 
 async function main(): Promise<number> {
