@@ -6,6 +6,7 @@ import { BufferPool, type MemoryStats } from './memory.ts';
 import { shaderSource, preprocess, type Defines } from './shader-source.ts';
 import { Tensor } from './tensor.ts';
 import type { Tape } from './autograd.ts';
+import { useAdapterTuning } from './ops/tuning.ts';
 
 /** What identifies one compiled pipeline: the shader file, its entry point and the defines that change its code. */
 export interface KernelSpec {
@@ -85,6 +86,7 @@ export class Engine {
   tape: Tape | null = null;
 
   private constructor(readonly gpu: GpuContext) {
+    useAdapterTuning(gpu.software);
     this.pool = new BufferPool(gpu.device, Math.min(gpu.limits.maxBufferSize, 2 ** 31));
     this.uniformBuffer = gpu.device.createBuffer({ label: 'uniform arena', size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }

@@ -1,7 +1,8 @@
 // Elementwise binary op with NumPy broadcasting over up to 4 dimensions.
 // Layout: out is contiguous [d0,d1,d2,d3] (shapes are right-aligned and padded with 1s on the
 // left); a and b are read through strides in which broadcast dimensions have stride 0.
-// Dispatch: one invocation per output element, ${WG} per workgroup, folded into y past the x limit.
+// Dispatch: each invocation handles a run of ${RUN} consecutive output elements (see
+// engine/ops/tuning.ts), ${WG} per workgroup, folded into y past the x limit.
 // Variants: exactly one of ADD, SUB, MUL, DIV, MIN, MAX. SAME_SHAPE skips the index arithmetic
 // when neither operand broadcasts (most calls; the divisions cost more than the op on CPU drivers).
 
@@ -19,30 +20,32 @@ struct Params {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.groupsX * ${WG}u;
-  if (i >= p.size) { return; }
+  let first = (gid.x + gid.y * p.groupsX * ${WG}u) * ${RUN}u;
+  let last = min(first + ${RUN}u, p.size);
+  for (var i = first; i < last; i++) {
 #if SAME_SHAPE
-  let va = a[i];
-  let vb = b[i];
+    let va = a[i];
+    let vb = b[i];
 #else
-  let i3 = i % p.d3;
-  let i2 = (i / p.d3) % p.d2;
-  let i1 = (i / (p.d3 * p.d2)) % p.d1;
-  let i0 = i / (p.d3 * p.d2 * p.d1);
-  let va = a[i0 * p.sa0 + i1 * p.sa1 + i2 * p.sa2 + i3 * p.sa3];
-  let vb = b[i0 * p.sb0 + i1 * p.sb1 + i2 * p.sb2 + i3 * p.sb3];
+    let i3 = i % p.d3;
+    let i2 = (i / p.d3) % p.d2;
+    let i1 = (i / (p.d3 * p.d2)) % p.d1;
+    let i0 = i / (p.d3 * p.d2 * p.d1);
+    let va = a[i0 * p.sa0 + i1 * p.sa1 + i2 * p.sa2 + i3 * p.sa3];
+    let vb = b[i0 * p.sb0 + i1 * p.sb1 + i2 * p.sb2 + i3 * p.sb3];
 #endif
 #if ADD
-  out[i] = va + vb;
+    out[i] = va + vb;
 #elif SUB
-  out[i] = va - vb;
+    out[i] = va - vb;
 #elif MUL
-  out[i] = va * vb;
+    out[i] = va * vb;
 #elif DIV
-  out[i] = va / vb;
+    out[i] = va / vb;
 #elif MIN
-  out[i] = min(va, vb);
+    out[i] = min(va, vb);
 #elif MAX
-  out[i] = max(va, vb);
+    out[i] = max(va, vb);
 #endif
+  }
 }

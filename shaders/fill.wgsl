@@ -1,5 +1,5 @@
-// Fills a flat f32 array with one value. One invocation per element, ${WG} per workgroup,
-// folded into y past the x limit.
+// Fills a flat f32 array with one value. Each invocation fills a run of ${RUN} elements, ${WG}
+// per workgroup, folded into y past the x limit.
 
 struct Params { size: u32, groupsX: u32, value: f32 }
 
@@ -8,6 +8,7 @@ struct Params { size: u32, groupsX: u32, value: f32 }
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.groupsX * ${WG}u;
-  if (i < p.size) { out[i] = p.value; }
+  let first = (gid.x + gid.y * p.groupsX * ${WG}u) * ${RUN}u;
+  let last = min(first + ${RUN}u, p.size);
+  for (var i = first; i < last; i++) { out[i] = p.value; }
 }

@@ -1,6 +1,7 @@
 // Elementwise unary functions and their derivatives.
 // Layout: any contiguous tensor, treated as a flat array of `size` f32.
-// Dispatch: one invocation per element, ${WG} per workgroup; the grid folds into y when x would
+// Dispatch: each invocation handles a run of ${RUN} consecutive elements (long runs on CPU drivers,
+// 1 on GPUs; see engine/ops/tuning.ts), ${WG} per workgroup; the grid folds into y when x would
 // exceed maxComputeWorkgroupsPerDimension (linear id = x + y · groupsX · WG).
 // Variants: exactly one of RELU, SILU, SIGN, CLAMP, AFFINE, SQUARE, EXP, LOG, ABS, SQRT is set.
 // `main` writes f(x); `backward` writes gradOut · f'(x). `a`, `b` are the clamp bounds or the affine a·x+b.
@@ -68,11 +69,13 @@ fn df(v: f32) -> f32 {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.groupsX * ${WG}u;
-  if (i >= p.size) { return; }
+  let first = (gid.x + gid.y * p.groupsX * ${WG}u) * ${RUN}u;
+  let last = min(first + ${RUN}u, p.size);
+  for (var i = first; i < last; i++) {
 #if BACKWARD
-  gradIn[i] = gradOut[i] * df(x[i]);
+    gradIn[i] = gradOut[i] * df(x[i]);
 #else
-  y[i] = f(x[i]);
+    y[i] = f(x[i]);
 #endif
+  }
 }

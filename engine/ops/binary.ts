@@ -2,6 +2,7 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
+import { flatRun } from './tuning.ts';
 import { FLAT_WG, contiguousStrides, empty, flatGrid, pad4, zeros } from './common.ts';
 import { sumTo } from './reduce.ts';
 import { scale, square } from './unary.ts';
@@ -10,7 +11,7 @@ export const BINARY_FNS = ['ADD', 'SUB', 'MUL', 'DIV', 'MIN', 'MAX'] as const;
 export type BinaryFn = (typeof BINARY_FNS)[number];
 
 export function binaryKernel(fn: BinaryFn, sameShape: boolean): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: FLAT_WG, SAME_SHAPE: sameShape };
+  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: flatRun(), SAME_SHAPE: sameShape };
   for (const name of BINARY_FNS) defines[name] = name === fn;
   return { op: fn.toLowerCase(), shader: 'binary', defines };
 }
@@ -39,7 +40,7 @@ function runBinary(fn: BinaryFn, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShape(a.shape, b.shape);
   const out = empty(engine, shape, fn.toLowerCase());
   const o4 = pad4(shape);
-  const { groups, groupsX } = flatGrid(engine, out.size);
+  const { groups, groupsX } = flatGrid(engine, out.size, FLAT_WG, flatRun());
   const u = new Uniforms().u32(out.size, groupsX, o4[1], o4[2], o4[3], ...broadcastStrides(a.shape, o4), ...broadcastStrides(b.shape, o4));
   const sameShape = a.size === out.size && b.size === out.size;
   engine.dispatch(binaryKernel(fn, sameShape), [a, b, out], u, groups);

@@ -2,13 +2,14 @@
 import type { Engine } from '../runtime.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import { Tensor } from '../tensor.ts';
+import { flatRun } from './tuning.ts';
 
 /** Invocations per workgroup for flat elementwise kernels. */
 export const FLAT_WG = 256;
 
-/** Workgroup grid covering n invocations of `wg` each, folded into y above the per-dimension limit. */
-export function flatGrid(engine: Engine, n: number, wg = FLAT_WG): { groups: [number, number]; groupsX: number } {
-  const total = Math.max(1, Math.ceil(n / wg));
+/** Workgroup grid covering n items, `run` per invocation and `wg` invocations per workgroup, folded into y above the per-dimension limit. */
+export function flatGrid(engine: Engine, n: number, wg = FLAT_WG, run = 1): { groups: [number, number]; groupsX: number } {
+  const total = Math.max(1, Math.ceil(n / (wg * run)));
   const limit = engine.gpu.limits.maxComputeWorkgroupsPerDimension;
   if (total <= limit) return { groups: [total, 1], groupsX: total };
   const y = Math.ceil(total / limit);
@@ -30,12 +31,12 @@ export function fromArray(engine: Engine, data: ArrayLike<number>, shape: readon
   return t;
 }
 
-export const fillKernel: KernelSpec = { op: 'fill', shader: 'fill', defines: { WG: FLAT_WG } };
+export const fillKernel = (): KernelSpec => ({ op: 'fill', shader: 'fill', defines: { WG: FLAT_WG, RUN: flatRun() } });
 
 export function full(engine: Engine, shape: readonly number[], value: number, label = 'full'): Tensor {
   const t = new Tensor(engine, shape, label);
-  const { groups, groupsX } = flatGrid(engine, t.size);
-  engine.dispatch(fillKernel, [t], new Uniforms().u32(t.size, groupsX).f32(value), groups);
+  const { groups, groupsX } = flatGrid(engine, t.size, FLAT_WG, flatRun());
+  engine.dispatch(fillKernel(), [t], new Uniforms().u32(t.size, groupsX).f32(value), groups);
   return t;
 }
 

@@ -22,7 +22,7 @@ import { logSoftmax, softmax, softmaxKernels } from './softmax.ts';
 import { abs, affine, clamp, exp, log, relu, scale, sign, silu, sqrt, square, unaryKernels } from './unary.ts';
 
 export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
-  fill: { kernels: () => [fillKernel] },
+  fill: { kernels: () => [fillKernel()] },
   unary: { kernels: unaryKernels },
   binary: { kernels: binaryKernels },
   reduce_sum: { kernels: () => [reduceKernel] },

@@ -3,13 +3,14 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
+import { flatRun } from './tuning.ts';
 import { FLAT_WG, empty, flatGrid } from './common.ts';
 
 export const UNARY_FNS = ['RELU', 'SILU', 'SIGN', 'CLAMP', 'AFFINE', 'SQUARE', 'EXP', 'LOG', 'ABS', 'SQRT'] as const;
 export type UnaryFn = (typeof UNARY_FNS)[number];
 
 export function unaryKernel(fn: UnaryFn, backward: boolean): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: FLAT_WG, BACKWARD: backward };
+  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: flatRun(), BACKWARD: backward };
   for (const name of UNARY_FNS) defines[name] = name === fn;
   return { op: `${fn.toLowerCase()}${backward ? '_backward' : ''}`, shader: 'unary', defines };
 }
@@ -17,7 +18,7 @@ export function unaryKernel(fn: UnaryFn, backward: boolean): KernelSpec {
 function runUnary(fn: UnaryFn, x: Tensor, a = 0, b = 0): Tensor {
   const engine = x.engine;
   const y = empty(engine, x.shape, fn.toLowerCase());
-  const { groups, groupsX } = flatGrid(engine, x.size);
+  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, flatRun());
   engine.dispatch(unaryKernel(fn, false), [x, y], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
   return record(fn.toLowerCase(), [x], y, (g) => [unaryBackward(fn, x, g, a, b)]);
 }
@@ -26,7 +27,7 @@ function runUnary(fn: UnaryFn, x: Tensor, a = 0, b = 0): Tensor {
 export function unaryBackward(fn: UnaryFn, x: Tensor, gradOut: Tensor, a = 0, b = 0): Tensor {
   const engine = x.engine;
   const gx = empty(engine, x.shape, `${fn.toLowerCase()}_backward`);
-  const { groups, groupsX } = flatGrid(engine, x.size);
+  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, flatRun());
   engine.dispatch(unaryKernel(fn, true), [x, gradOut, gx], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
   return gx;
 }

@@ -51,7 +51,7 @@ test('binary broadcast ops and their reduced gradients', async () => {
   const noGrad = { minimum: [ops.minimum, Math.min], maximum: [ops.maximum, Math.max] } as const;
   for (const [sa, sb] of BROADCAST) {
     const a = randomNd(random, sa);
-    const b = map(randomNd(random, sb), (v) => (Math.abs(v) + 0.5) * Math.sign(v || 1));
+    const b = map(randomNd(random, sb), (v) => Math.fround((Math.abs(v) + 0.5) * Math.sign(v || 1)));
     for (const [name, [gpu, f]] of Object.entries(fns)) {
       const expected = ref.binary(a, b, f);
       assertClose(`${name} [${sa}]∘[${sb}]`, await gpu(upload(engine, a), upload(engine, b)).read(), expected.data, 1e-5);

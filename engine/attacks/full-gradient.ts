@@ -1,0 +1,239 @@
+// The full gradient of a purifier + classifier pipeline: the exact vector–Jacobian product of the
+// discretised reverse chain, every step and its ε-UNet included, for one fixed noise draw (the
+// reparameterised noise is a constant of that draw; eot() averages draws).
+//
+// Memory stays at one step's tape (gradient checkpointing): the forward pass records nothing and
+// keeps only each step's input x_t; the backward pass walks the steps in reverse, re-running step
+// i under valueAndGrad seeded with ∂L/∂x_{t−1} to get ∂L/∂x_t.
+//
+// What is exact and what is a stop-gradient:
+//  - diffpure: exact.
+//  - gdmp: exact. g = x′_t − x_t is linear in x_t and in the input x′ (x′_t = √ᾱ_t·x′ + √(1−ᾱ_t)·ε_t),
+//    and both paths are differentiated.
+//  - agdm: g = ∇G(c_φ(x_t)) is held constant in each step (stop-gradient), because valueAndGrad
+//    cannot nest and the exact term needs the Hessian–vector product of c_φ; so is the reference
+//    c_φ(x′) (target and labels ŷ). ∂L/∂x_t still flows through the ε-model and the step update;
+//    only the guidance's own dependence on x_t and x′ is dropped.
+// The chain mirrors purify() (purifier.ts) op for op, with the same noise keys; a test checks that
+// both produce the same images.
+import { valueAndGrad } from '../autograd.ts';
+import { ddimCoefficients, ddpmCoefficients, stepSubset } from '../diffusion/schedule.ts';
+import type { Classifier, Denoiser } from '../models/types.ts';
+import { add, affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
+import type { StepCoefficients } from '../ops/diffusion-step.ts';
+import type { NoiseKey } from '../ops/random.ts';
+import { AGDM_DEFAULTS, agdmGradient, agdmReference, gdmpGradient, type AgdmOptions, type AgdmReference } from '../purify/guidance.ts';
+import type { Method, PurifyOptions } from '../purify/purifier.ts';
+import type { Tensor } from '../tensor.ts';
+import type { SampleGradient } from './eot.ts';
+import { lossThroughLogits, type LogitLoss } from './objectives.ts';
+import type { DefendedPipeline } from './pipeline.ts';
+
+/** purifier.ts's noise layout: stream 0 diffuses the input, 1 + t is step t's z, half + t GDMP's x′_t. */
+const STREAMS_PER_REPEAT = 4096;
+
+interface ChainStep {
+  t: number;
+  sqrtAlphaBar: number;
+  sqrtOneMinusAlphaBar: number;
+  coefficients: StepCoefficients;
+  /** Whether the step adds guidance (a non-zero scale). */
+  guided: boolean;
+  /** Whether the step adds fresh noise z. */
+  noisy: boolean;
+}
+
+/** The reverse chain purify() runs for these options, step by step, with its coefficients. */
+export interface ChainPlan {
+  method: Method;
+  /** x_T = A·x₀ + C·ε from the model-space input x₀. */
+  diffuse: StepCoefficients;
+  steps: ChainStep[];
+  /** Model space ↔ [0, 1] images, as a·x + b. */
+  toModel: { a: number; b: number };
+  toUnit: { a: number; b: number };
+  agdm: AgdmOptions;
+  key(stream: number): NoiseKey;
+}
+
+export function chainPlan(denoiser: Denoiser, opts: PurifyOptions): ChainPlan {
+  const s = denoiser.schedule;
+  if (!Number.isInteger(opts.tStar) || opts.tStar < 1 || opts.tStar > s.T) throw new RangeError(`t* must be an integer in [1, ${s.T}], got ${opts.tStar}`);
+  const ts = stepSubset(opts.tStar - 1, opts.steps ?? opts.tStar);
+  const ddpm = ts.length === opts.tStar;
+  const clip = opts.clipX0 ?? denoiser.dataRange === 'symmetric';
+  const scaleAt = (t: number) => (opts.scale ?? 0) * (opts.scaleSchedule === 'snr' ? Math.sqrt((1 - s.alphaBars[t]) / s.alphaBars[t]) : 1);
+  const steps = ts.map((t, i): ChainStep => {
+    const tPrev = i + 1 < ts.length ? ts[i + 1] : -1;
+    const sa = Math.sqrt(s.alphaBars[t]);
+    const so = Math.sqrt(1 - s.alphaBars[t]);
+    let A: number, B: number, C: number, variance: number, S: number;
+    if (ddpm) {
+      const k = ddpmCoefficients(s, t, opts.variance);
+      ({ coefX0: A, coefXt: B, variance } = k);
+      C = 0;
+      S = t > 0 ? Math.sqrt(k.variance) : 0;
+    } else {
+      const k = ddimCoefficients(s, t, tPrev, opts.eta ?? 0);
+      A = k.sqrtAlphaBarPrev;
+      B = 0;
+      C = k.dirEps;
+      variance = k.sigma * k.sigma;
+      S = tPrev >= 0 ? k.sigma : 0;
+    }
+    const sigma2 = variance > 0 ? variance : ddpmCoefficients(s, t, 'fixedsmall').variance;
+    const guided = opts.method !== 'diffpure' && scaleAt(t) !== 0;
+    return { t, sqrtAlphaBar: sa, sqrtOneMinusAlphaBar: so, coefficients: { s0inv: 1 / sa, s1: so, A, B, C, G: scaleAt(t) * sigma2, S, clip }, guided, noisy: S > 0 };
+  });
+  const t0 = ts[0];
+  const toModel = denoiser.dataRange === 'symmetric' ? { a: 2, b: -1 } : { a: 1, b: 0 };
+  const base = (opts.repeat ?? 0) * STREAMS_PER_REPEAT;
+  return {
+    method: opts.method,
+    diffuse: { s0inv: 0, s1: 0, A: 0, B: Math.sqrt(s.alphaBars[t0]), C: Math.sqrt(1 - s.alphaBars[t0]), G: 0, S: 0, clip: false },
+    steps,
+    toModel,
+    toUnit: { a: 1 / toModel.a, b: -toModel.b / toModel.a },
+    agdm: { ...AGDM_DEFAULTS, ...opts.agdm },
+    key: (stream) => ({ seed: opts.seed, stream: base + stream, firstRow: opts.firstIndex ?? 0 }),
+  };
+}
+
+/**
+ * Step i of the chain from x_t. `eps` is ε̂(x_t); `agdmGuidance` AGDM's g, computed by the caller
+ * (a constant here). GDMP's g is built inside from x₀, so a tape sees its dependence on x_t and x₀.
+ */
+function reverseStep(plan: ChainPlan, i: number, x: Tensor, x0: Tensor, eps: Tensor, agdmGuidance?: Tensor): Tensor {
+  const step = plan.steps[i];
+  const engine = x.engine;
+  let g = agdmGuidance;
+  if (plan.method === 'gdmp' && step.guided) {
+    const reference = { ...plan.diffuse, B: step.sqrtAlphaBar, C: step.sqrtOneMinusAlphaBar };
+    g = gdmpGradient(x, diffusionStep(x0, randomNormal(engine, x.shape, plan.key(STREAMS_PER_REPEAT / 2 + step.t)), reference));
+  }
+  const z = step.noisy ? randomNormal(engine, x.shape, plan.key(1 + step.t)) : undefined;
+  return diffusionStep(x, eps, step.coefficients, g, z);
+}
+
+/** A forward pass of the chain with what its backward pass needs. Owns its tensors: dispose(). */
+export interface ChainTrace {
+  plan: ChainPlan;
+  /** The model-space input x₀. */
+  x0: Tensor;
+  /** The input x_t of every step. */
+  states: Tensor[];
+  /** AGDM's guidance of every step (undefined elsewhere). */
+  guidance: (Tensor | undefined)[];
+  /** The chain's last state, before mapping back to [0, 1]. */
+  final: Tensor;
+  /** purify()'s output: clamp(toUnit(final), 0, 1). */
+  purified: Tensor;
+  dispose(): void;
+}
+
+/** Runs the reverse chain without a tape, keeping each step's input. */
+export async function traceChain(denoiser: Denoiser, images: Tensor, opts: PurifyOptions, guide?: Classifier): Promise<ChainTrace> {
+  const engine = images.engine;
+  const plan = chainPlan(denoiser, opts);
+  if (plan.method === 'agdm' && !guide) throw new Error('agdm needs the guidance network c_φ');
+  const n = images.shape[0];
+  const x0 = engine.keep(affine(images, plan.toModel.a, plan.toModel.b));
+  const owned: Tensor[] = [x0];
+  const states: Tensor[] = [];
+  const guidance: (Tensor | undefined)[] = [];
+  let ref: AgdmReference | null = null;
+  try {
+    if (plan.method === 'agdm') {
+      ref = await agdmReference(guide!, images, plan.agdm);
+      owned.push(engine.keep(ref.target), engine.keep(ref.labels));
+    }
+    let x = engine.keep(engine.scope(() => diffusionStep(x0, randomNormal(engine, images.shape, plan.key(0)), plan.diffuse)));
+    for (let i = 0; i < plan.steps.length; i++) {
+      const step = plan.steps[i];
+      states.push(x);
+      owned.push(x);
+      const { next, g } = engine.scope(() => {
+        const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
+        const so = step.sqrtOneMinusAlphaBar;
+        const g =
+          plan.method === 'agdm' && step.guided
+            ? agdmGradient(guide!, x, ref!, plan.agdm, plan.toUnit, { slope: 1 / step.sqrtAlphaBar, offset: scale(eps, -so / step.sqrtAlphaBar) })
+            : undefined;
+        return { next: reverseStep(plan, i, x, x0, eps, g), g };
+      });
+      if (g) owned.push(engine.keep(g));
+      guidance.push(g);
+      x = engine.keep(next);
+      await engine.sync();
+    }
+    owned.push(x);
+    const purified = engine.keep(clamp(affine(x, plan.toUnit.a, plan.toUnit.b), 0, 1));
+    owned.push(purified);
+    return { plan, x0, states, guidance, final: x, purified, dispose: () => owned.forEach((t) => t.dispose()) };
+  } catch (err) {
+    owned.forEach((t) => t.dispose());
+    throw err;
+  }
+}
+
+/** ∂L/∂images from ∂L/∂final, one step at a time in reverse (the denoiser's parameters are constants). */
+export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal: Tensor): Promise<Tensor> {
+  const { plan, x0, states } = trace;
+  const engine = x0.engine;
+  const n = x0.shape[0];
+  const exactInX0 = plan.method === 'gdmp';
+  let grad = engine.keep(affine(gradFinal, 1, 0));
+  let gradX0: Tensor | null = null;
+  try {
+    for (let i = plan.steps.length - 1; i >= 0; i--) {
+      const x = states[i];
+      const { value, grads } = valueAndGrad(
+        engine,
+        () => reverseStep(plan, i, x, x0, denoiser.predictEps(x, new Array(n).fill(plan.steps[i].t)), trace.guidance[i]),
+        exactInX0 ? [x, x0] : [x],
+        grad,
+      );
+      value.dispose();
+      grad.dispose();
+      grad = engine.keep(grads[0]);
+      if (exactInX0) {
+        const sum: Tensor = gradX0 ? engine.keep(add(gradX0, grads[1])) : engine.keep(grads[1]);
+        if (gradX0) {
+          gradX0.dispose();
+          grads[1].dispose();
+        }
+        gradX0 = sum;
+      }
+      await engine.sync();
+    }
+    // x_T = B·x₀ + C·ε and x₀ = a·x′ + b.
+    const viaXT = grad;
+    const viaGuidance = gradX0 as Tensor | null;
+    return engine.scope(() => {
+      const total = scale(viaXT, plan.diffuse.B * plan.toModel.a);
+      return viaGuidance ? add(total, scale(viaGuidance, plan.toModel.a)) : total;
+    });
+  } finally {
+    grad.dispose();
+    (gradX0 as Tensor | null)?.dispose();
+  }
+}
+
+/** One noise draw of the full gradient of the classifier's loss at the purified image. */
+export function fullGradientSample(p: DefendedPipeline, labels: ArrayLike<number>, loss: LogitLoss): SampleGradient {
+  const { denoiser, guide, options } = p.defense;
+  return async (xAdv, draw) => {
+    const trace = await traceChain(denoiser, xAdv, { ...options, ...draw }, guide);
+    try {
+      const { a, b } = trace.plan.toUnit;
+      const head = await lossThroughLogits(trace.final, (u) => p.classifier.logits(clamp(affine(u, a, b), 0, 1)), labels, loss);
+      try {
+        return { ...head, grad: await chainVjp(denoiser, trace, head.grad) };
+      } finally {
+        head.grad.dispose();
+      }
+    } finally {
+      trace.dispose();
+    }
+  };
+}

@@ -1,0 +1,47 @@
+// Small but real models for attack tests: a random-init CNN classifier and a two-conv ε-model with a
+// learned time bias on a short schedule, both on 8×8 images, fast enough for finite differences.
+import { linearSchedule } from '../../engine/diffusion/schedule.ts';
+import { cnnClassifier, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
+import type { Classifier, Denoiser } from '../../engine/models/types.ts';
+import { ParamSpecs, Params, fanInUniform } from '../../engine/nn/params.ts';
+import { add, matmul, oneHot, reshape, silu } from '../../engine/ops/index.ts';
+import { conv2d } from '../../engine/ops/conv.ts';
+import type { Engine } from '../../engine/runtime.ts';
+
+export const SIZE = 8;
+export const TINY_T = 20;
+const CLASSIFIER: CnnConfig = { inChannels: 1, size: SIZE, channels: [6], hidden: 16, classes: 10 };
+const GUIDE: CnnConfig = { inChannels: 1, size: SIZE, channels: [4], hidden: 12, classes: 10 };
+
+export const tinyClassifier = (engine: Engine, seed: number, guide = false): Classifier => {
+  const cfg = guide ? GUIDE : CLASSIFIER;
+  return cnnClassifier(Params.init(engine, cnnSpecs(cfg), seed), cfg, guide ? 'tiny-guide' : 'tiny-cnn');
+};
+
+export function tinyDenoiser(engine: Engine, seed: number): Denoiser {
+  const hidden = 4;
+  const specs = new ParamSpecs()
+    .add('conv1.weight', [hidden, 1, 3, 3], fanInUniform(9))
+    .add('conv1.bias', [hidden], fanInUniform(9))
+    .add('time', [TINY_T, hidden], { normal: 0.5 })
+    .add('conv2.weight', [1, hidden, 3, 3], fanInUniform(9 * hidden))
+    .add('conv2.bias', [1], fanInUniform(9 * hidden));
+  const p = Params.init(engine, specs, seed);
+  return {
+    name: 'tiny-denoiser',
+    imageShape: [1, SIZE, SIZE],
+    dataRange: 'unit',
+    schedule: linearSchedule(TINY_T, 0.01, 0.3),
+    params: p,
+    predictEps: (x, t) => {
+      const timeBias = reshape(matmul(oneHot(engine, t, TINY_T), p.get('time')), [t.length, hidden, 1, 1]);
+      const h = silu(add(conv2d(x, p.get('conv1.weight'), p.get('conv1.bias'), { padding: 1 }), timeBias));
+      return conv2d(h, p.get('conv2.weight'), p.get('conv2.bias'), { padding: 1 });
+    },
+  };
+}
+
+/** Images in [0.1, 0.9], away from the box edges so finite differences stay inside. */
+export function tinyImages(random: () => number, n: number): Float32Array {
+  return Float32Array.from({ length: n * SIZE * SIZE }, () => 0.1 + 0.8 * random());
+}
