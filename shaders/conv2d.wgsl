@@ -4,20 +4,24 @@
 //                (ConvTranspose2d, and conv2d's input gradient with its [Cout,Cin,..] weight)
 //   WEIGHT_GRAD  dw[co,ci,ky,kx] = Σ g[n,co,oy,ox] · x[n,ci, oy·S−padTop+ky, ox·S−padLeft+kx]
 //                over the batch slice workgroup_id.y (the caller sums the slices)
-//   PAD          a zero-padded copy of the input whose rows hold whole vec4s (feeds the three above)
-//   PACK         the weight as vec4s of 4 output channels per (input channel, ky, kx)
+//   PAD          a zero-padded copy of an input whose rows hold whole, aligned vec4 segments
+//   PACK         the weight as vec4s of 4 output channels, each block of TCO channels contiguous
 // Why the copies: lavapipe turns every storage-buffer load inside a loop into a per-lane scalar
-// loop with two branches, so loads, not FMAs, set the speed. Padding removes every bounds check
-// and select from the inner loops, and the copies let them load whole vec4s (one per-lane loop
-// for 4 values). Nothing uses workgroup memory or barriers (the slow path on CPU Vulkan drivers).
+// loop with an exec-mask branch and a bounds-check branch, so loads, not FMAs, set the speed.
+// Padding removes all bounds checks and selects from the inner loops, and both copies let them
+// load whole vec4s (one per-lane loop for 4 values). Nothing uses workgroup memory or barriers
+// (the slow path on CPU Vulkan drivers).
 // Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
-// P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they load
-// one input row segment and reuse it for all ${KW} taps. TRANSPOSED splits the output into S×S phases
-// (workgroup_id.z also carries the phase) so that an invocation's P pixels, S apart, share their taps.
-// WEIGHT_GRAD invocations own (ci, ky) × ${TCO} channels × ${KW} taps and walk their batch slice P
-// pixels at a time. Spare invocations compute on clamped indices and skip their stores.
+// P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they
+// load one input row segment and reuse it for all taps of that row. TRANSPOSED splits the output
+// into S×S phases (workgroup_id.z also carries the phase) so that an invocation's P pixels, S
+// apart, share their taps. WEIGHT_GRAD invocations own one input channel × ${TCO} output channels ×
+// all KH·KW taps and walk their batch slice P pixels at a time, one kernel row at a time (fewer
+// live registers beat fewer loads there). Spare invocations past the last tile compute on
+// clamped indices and skip their stores.
 // Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
-// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RELU / SILU epilogue.
+// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RELU / SILU
+// epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
 
 const S = ${S}u;
 const KH = ${KH}u;
@@ -53,19 +57,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   out[i] = v;
 }
 #elif PACK
-struct Params { Cout: u32, coVec4: u32, taps: u32, sCo: u32, sCi: u32, size4: u32, groupsX: u32 }
+struct Params { Cout: u32, Cin: u32, taps: u32, blockVec4s: u32, sCo: u32, sCi: u32, size4: u32, groupsX: u32 }
 
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-// out[(ci·taps + k)·coVec4 + co/4][co%4] = w[co·sCo + ci·sCi + k], zero for co ≥ Cout.
+// out[((block·Cin + ci)·taps + k)·blockVec4s + b][c] = w[co·sCo + ci·sCi + k] for output channel
+// co = 4·(block·blockVec4s + b) + c (zero past Cout): each block's weights are contiguous.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * p.groupsX * 64u;
   if (i >= p.size4) { return; }
-  let co0 = (i % p.coVec4) * 4u;
-  let tap = i / p.coVec4;
+  let tap = (i / p.blockVec4s) % (p.Cin * p.taps);
+  let co0 = 4u * ((i / p.blockVec4s / (p.Cin * p.taps)) * p.blockVec4s + i % p.blockVec4s);
   let src = (tap / p.taps) * p.sCi + tap % p.taps;
   var v = vec4<f32>(0.0);
   for (var c = 0u; c < 4u; c++) {
@@ -128,15 +133,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
       let xRow = xPlane + oy * S * p.Wp4;
       let gRow = gBatch + oy * p.OWp4;
       for (var c = 0u; c < p.OWp4 / NV; c++) {
-        var rows: array<array<f32, SEGV * 4u>, KH>;
-        for (var ky = 0u; ky < KH; ky++) { rows[ky] = loadRow(xRow + ky * p.Wp4 + c * NV * S); }
-        for (var j = 0u; j < TCO; j++) {
-          var gv: array<vec4<f32>, NV>;
-          for (var v = 0u; v < NV; v++) { gv[v] = g[gRow + gOff[j] + c * NV + v]; }
-          for (var ky = 0u; ky < KH; ky++) {
+        for (var ky = 0u; ky < KH; ky++) {
+          let row = loadRow(xRow + ky * p.Wp4 + c * NV * S);
+          for (var j = 0u; j < TCO; j++) {
+            var gv: array<vec4<f32>, NV>;
+            for (var v = 0u; v < NV; v++) { gv[v] = g[gRow + gOff[j] + c * NV + v]; }
             for (var kx = 0u; kx < KW; kx++) {
               for (var q = 0u; q < P; q++) {
-                acc[j][ky * KW + kx] = fma(gv[q / 4u][q % 4u], rows[ky][S * q + kx], acc[j][ky * KW + kx]);
+                acc[j][ky * KW + kx] = fma(gv[q / 4u][q % 4u], row[S * q + kx], acc[j][ky * KW + kx]);
               }
             }
           }
@@ -156,7 +160,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
 }
 #else
 // padTop and padLeft (the conv's, which set TRANSPOSED's phases) are unused by FORWARD, whose input copy is padded already.
-struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, coVec4: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
+struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
@@ -203,14 +207,14 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
 }
 
 /**
- * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is row `tap0 + t·tapStep`
- * of the packed weight.
+ * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is tap `tap0 + t·tapStep`
+ * of the packed weight block.
  */
-fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32, wCol: array<u32, CV>) {
+fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32) {
   for (var t = 0u; t < TAPS; t++) {
-    let wRow = (tap0 + min(t, taps - 1u) * tapStep) * p.coVec4;
+    let wAt = (tap0 + min(t, taps - 1u) * tapStep) * CV;
     var wq: array<vec4<f32>, CV>;
-    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), w[wRow + wCol[b]], t < taps); }
+    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), w[wAt + b], t < taps); }
     for (var j = 0u; j < TCO; j++) {
       let wv = vec4<f32>(wq[j / 4u][j % 4u]);
       for (var v = 0u; v < NV; v++) {
@@ -249,19 +253,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #else
   let block = wg.z;
 #endif
-  var wCol: array<u32, CV>;
-  for (var b = 0u; b < CV; b++) { wCol[b] = min(block * CV + b, p.coVec4 - 1u); }
+  let blockTaps = block * p.Cin * KH * KW;
   for (var ci = 0u; ci < p.Cin; ci++) {
     let channel = (n * p.Cin + ci) * plane;
 #if TRANSPOSED
     for (var t = 0u; t < tapRows; t++) {
       let row = loadRow(channel + (rowTop - t) * p.Wp4 + tileX * NV);
-      accumulate(row, (ci * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols, wCol);
+      accumulate(row, blockTaps + (ci * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
     }
 #else
     for (var ky = 0u; ky < KH; ky++) {
       let row = loadRow(channel + (tileRow * S + ky) * p.Wp4 + tileX * NV * S);
-      accumulate(row, (ci * KH + ky) * KW, 1u, KW, wCol);
+      accumulate(row, blockTaps + (ci * KH + ky) * KW, 1u, KW);
     }
 #endif
   }

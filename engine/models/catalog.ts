@@ -1,15 +1,13 @@
-// Named models: where their weights live, how to read them, and how to build them. A name or a
-// path may be given wherever a model is expected; the shipped MNIST defaults need no flags.
+// Named models: where their weights live on disk (Node). from-bytes.ts builds them, so browsers and
+// workers holding the bytes share the code. A name or a path may be given wherever a model is
+// expected; the shipped MNIST defaults need no flags.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readWeights, stripPrefix } from '../io/load.ts';
-import type { TensorMap } from '../io/raw-tensor.ts';
-import { Params } from '../nn/params.ts';
+import { readWeights } from '../io/load.ts';
 import type { Engine } from '../runtime.ts';
-import { franfeeDenoiser } from './franfee-denoiser.ts';
-import { franfeeSpecs } from './franfee-unet.ts';
-import { resnetCifar, resnetCifarSpecs } from './resnet-cifar.ts';
-import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnSpecs } from './small-cnn.ts';
+import { Params } from '../nn/params.ts';
+import { DDPM_CIFAR10, ddpmStateDict, ddpmUnet, ddpmUnetSpecs } from './ddpm-unet.ts';
+import { classifierFromWeights, denoiserFromWeights } from './from-bytes.ts';
 import type { Classifier, Denoiser } from './types.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,36 +21,31 @@ function locate(name: string, candidates: string[]): string {
   return found;
 }
 
-/** Checkpoints wrap state dicts in objects and prefixes; BatchNorm's step counter is not a weight. */
-function cleanStateDict(map: TensorMap): TensorMap {
-  const stripped = [...map.keys()].every((k) => k.startsWith('module.')) ? stripPrefix(map, 'module.') : map;
-  return new Map([...stripped].filter(([k]) => !k.endsWith('num_batches_tracked')));
-}
-
-async function weightsAt(path: string): Promise<TensorMap> {
-  return cleanStateDict(await readWeights(path));
-}
-
-export const DENOISERS = ['franfee-mnist'] as const;
+export const DENOISERS = ['franfee-mnist', 'ddpm-cifar10'] as const;
 export const CLASSIFIERS = ['mnist-cnn', 'mnist-guidance', 'resnet20', 'resnet56'] as const;
 
 export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist'): Promise<Denoiser> {
   if (name === 'franfee-mnist' || name.includes('franfee') || name.endsWith('model_unet_res.pth')) {
     const path = existsSync(name) ? name : locate(name, [shipped('franfee-ddpm-mnist.safetensors'), shared('weights/franfee-ddpm-mnist/model_unet_res.pth')]);
-    return franfeeDenoiser(Params.load(engine, franfeeSpecs(), await weightsAt(path), path));
+    return denoiserFromWeights(engine, await readWeights(path), path);
   }
-  throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a Franfee-layout file)`);
+  if (name === 'ddpm-cifar10' || name.endsWith('.safetensors')) {
+    // google/ddpm-cifar10-32 (diffusers UNet2DModel) is not redistributed here: download its
+    // diffusion_pytorch_model.safetensors and pass the path, or put it in weights/ddpm-cifar10-32.safetensors.
+    const path = existsSync(name) ? name : locate(name, [shipped('ddpm-cifar10-32.safetensors')]);
+    return ddpmUnet(Params.load(engine, ddpmUnetSpecs(DDPM_CIFAR10), ddpmStateDict(await readWeights(path)), path), DDPM_CIFAR10);
+  }
+  throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
 }
 
 export async function loadClassifier(engine: Engine, name: string = 'mnist-cnn'): Promise<Classifier> {
   const resnet = name.match(/resnet(20|56)/);
+  let path: string;
   if (resnet) {
-    const blocks = resnet[1] === '20' ? 3 : 9;
     const file = resnet[1] === '20' ? 'resnet20-12fca82f.th' : 'resnet56-4bfd9763.th';
-    const path = existsSync(name) ? name : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
-    return resnetCifar(Params.load(engine, resnetCifarSpecs(blocks), await weightsAt(path), path), blocks, `resnet${resnet[1]}`);
+    path = existsSync(name) ? name : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
+  } else {
+    path = existsSync(name) ? name : locate(name, [shipped(`${name}.safetensors`)]);
   }
-  const cfg = name.includes('guidance') ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
-  const path = existsSync(name) ? name : locate(name, [shipped(`${name}.safetensors`)]);
-  return cnnClassifier(Params.load(engine, cnnSpecs(cfg), await weightsAt(path), path), cfg, name.replace(/^.*\//, '').replace(/\.safetensors$/, ''));
+  return classifierFromWeights(engine, name, await readWeights(path), path);
 }

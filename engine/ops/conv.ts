@@ -1,6 +1,8 @@
 // conv2d and convTranspose2d (NCHW, PyTorch weight layouts) with gradients, on the three passes of
 // shaders/conv2d.wgsl: FORWARD, TRANSPOSED (ConvTranspose2d = conv2d's input gradient) and
-// WEIGHT_GRAD. Each op's backward reuses the other's forward pass.
+// WEIGHT_GRAD. Each op's backward reuses the other's forward pass. Every pass reads a zero-padded
+// copy of its input and the weight repacked as vec4s over output channels, both made per call
+// (two small dispatches) so the passes' inner loops run without bounds checks.
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
@@ -10,12 +12,12 @@ import type { Activation } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { relu, silu } from './unary.ts';
 
-type Pass = 'forward' | 'transposed' | 'weightGrad';
+export type ConvPass = 'forward' | 'transposed' | 'weightGrad';
 
 /** Workgroup size of every conv kernel (the shader's @workgroup_size). */
 const WG = 64;
 
-type Variant = Pass | 'pad' | 'pack';
+type Variant = ConvPass | 'pad' | 'pack';
 
 function variantKernel(variant: Variant, kh: number, kw: number, stride: number, bias: boolean, activation: Activation, tile: ConvTile): KernelSpec {
   return {
@@ -38,7 +40,7 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
   };
 }
 
-export function convKernel(pass: Pass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none', tile: ConvTile = convTiling()[pass]): KernelSpec {
+export function convKernel(pass: ConvPass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none', tile: ConvTile = convTiling()[pass]): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   return variantKernel(pass, kh, kw, stride, bias, activation, tile);
 }
@@ -71,20 +73,21 @@ function padded(x: Tensor, top: number, left: number, Hp: number, Wp: number): T
 }
 
 /**
- * The weight as vec4s over output channels: [(ci·KH + ky)·KW + kx][co / 4] holds the taps joining
- * input channel ci to output channels co..co+3. `outAxis` says which weight axis is the output.
+ * The weight as vec4s over output channels in blocks of `blockChannels`:
+ * [block][ci][ky][kx][blockChannels / 4] holds the taps joining input channel ci to the block's
+ * output channels (zero past the last). `outAxis` says which weight axis is the output.
  */
-function packed(w: Tensor, outAxis: 0 | 1): { packed: Tensor; coVec4: number } {
+function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): Tensor {
   const [A, B, KH, KW] = w.shape;
   const taps = KH * KW;
   const [Cout, Cin] = outAxis === 0 ? [A, B] : [B, A];
   const [sCo, sCi] = outAxis === 0 ? [B * taps, taps] : [taps, B * taps];
-  const coVec4 = ceilDiv(Cout, 4);
-  const out = empty(w.engine, [Cin * taps, coVec4 * 4], 'conv2d_pack');
+  const blocks = ceilDiv(Cout, blockChannels);
+  const out = empty(w.engine, [blocks * Cin * taps, blockChannels], 'conv2d_pack');
   const size4 = out.size / 4;
   const { groups, groupsX } = flatGrid(w.engine, size4, WG);
-  w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, coVec4, taps, sCo, sCi, size4, groupsX), groups);
-  return { packed: out, coVec4 };
+  w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, Cin, taps, blockChannels / 4, sCo, sCi, size4, groupsX), groups);
+  return out;
 }
 
 /** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
@@ -102,10 +105,10 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const Hp = (OH - 1) * S + KH;
   const Wp = (tilesX - 1) * P * S + 4 * segmentVec4s(P, S, KW);
   const xp = padded(x, at.padTop, at.padLeft, Hp, Wp);
-  const { packed: wp, coVec4 } = packed(w, 0);
+  const wp = packed(w, 0, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, coVec4, tilesX, OH, tiles, groupsX, 0, 0);
+  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, OH, tiles, groupsX, 0, 0);
   const kernel = convKernel('forward', KH, KW, S, !!bias, activation, tile);
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels)]);
   xp.dispose();
@@ -131,10 +134,10 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const Hp = tileRows + tapRows;
   const Wp = (tilesX - 1) * P + 4 * segmentVec4s(P, 1, tapCols);
   const xp = padded(x, tapRows - 1 - Math.floor(at.padTop / S), tapCols - 1 - Math.floor(at.padLeft / S), Hp, Wp);
-  const { packed: wp, coVec4 } = packed(w, 1);
+  const wp = packed(w, 1, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, coVec4, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
+  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
   const kernel = convKernel('transposed', KH, KW, S, !!bias, 'none', tile);
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
   xp.dispose();

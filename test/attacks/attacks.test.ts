@@ -14,13 +14,12 @@ import { fromArray, labelTensor, scale, sub } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { assertClose, freshSeed, randn, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
-import { SIZE, tinyClassifier, tinyImages } from './tiny-models.ts';
+import { SIZE, checkDirectional, tinyClassifier, tinyImages, unitDirection } from './fixtures.ts';
 
 const seed = freshSeed();
 const random = rng(seed);
 console.log(`  seed ${seed}`);
 const PIXELS = SIZE * SIZE;
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, v, i) => s + v * b[i], 0);
 
 test('CE and DLR losses: logit gradients match float64 finite differences', () => {
   const K = 10;
@@ -65,14 +64,8 @@ test('classifier gradient: equals the GPU cross-entropy gradient and finite diff
   const gpuCe = await lossGradient(classifier, labelTensor(engine, labels, 10))(x).read();
   assertClose('CPU-loss gradient vs GPU cross-entropy gradient', grad, gpuCe, 1e-4);
   const lossAt = async (v: Float32Array) => (await classifierGradient(classifier, labels)(fromArray(engine, v, x.shape), 0)).loss.reduce((a, b) => a + b, 0);
-  for (let d = 0; d < 3; d++) {
-    const raw = randn(random, images.length);
-    const v = Float32Array.from(raw, (r) => r / Math.hypot(...raw));
-    // A step small enough per pixel not to cross ReLU and max-pool kinks.
-    const h = 1e-3;
-    const fd = ((await lossAt(images.map((p, i) => p + h * v[i]))) - (await lossAt(images.map((p, i) => p - h * v[i])))) / (2 * h);
-    assertClose(`directional derivative ${d}`, [dot(grad, v)], [fd], 2e-2);
-  }
+  // A step small enough per pixel not to cross ReLU and max-pool kinks.
+  for (let d = 0; d < 3; d++) await checkDirectional(`classifier, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, 1e-2);
 });
 
 test('projection keeps ‖δ‖ ≤ ε exactly and stays in the image box', async () => {

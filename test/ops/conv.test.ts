@@ -125,6 +125,8 @@ const TRANSPOSE_CASES: TransposeCase[] = [
   { x: [3, 10, 7, 13], cout: 3, k: 3, opts: { stride: 2 }, out: [15, 27] },
   { x: [1, 20, 6, 6], cout: 3, k: 4, opts: { stride: 2, padding: 1 }, out: [12, 12] },
   { x: [3, 3, 7, 7], cout: 10, k: 5, opts: { stride: 1, padding: 3 }, out: [5, 5] },
+  { x: [3, 3, 7, 7], cout: 10, k: 3, opts: { stride: 1, padding: 3 }, out: [3, 3] },
+  { x: [1, 3, 7, 5], cout: 4, k: 2, opts: { stride: 2, padding: 2 }, out: [10, 6] },
 ];
 
 const transposeName = (c: TransposeCase) => `convTranspose [${c.x}]→${c.cout} k${c.k} ${JSON.stringify(c.opts)}`;
