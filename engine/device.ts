@@ -105,6 +105,13 @@ export function preferredAdapter(adapters: AdapterDescription[]): AdapterDescrip
   return [...adapters].sort((a, b) => rank(a) - rank(b))[0];
 }
 
+/** A dawn.node GPU object restricted to one adapter, for other WebGPU libraries run side by side (Node). */
+export async function dawnGpu(adapterName: string, opts: DeviceOptions = {}): Promise<GPU> {
+  const gpu = (await nodeDawn()).create(dawnFlags(opts, adapterName));
+  liveInstances.push(gpu);
+  return gpu;
+}
+
 const INSTALL_HINT =
   'No WebGPU adapter found. On Debian 12 install a software Vulkan driver: add the bookworm-backports suite and run ' +
   '`apt-get install -t bookworm-backports mesa-vulkan-drivers` (lavapipe, Mesa >= 24), or `apt-get install chromium` ' +

@@ -1,7 +1,10 @@
 // The benchmark suite: one entry per kernel or model step the README promises numbers for.
-import { fromArray, matmul } from '../../engine/ops/index.ts';
+import { conv2d, convTranspose2d, fromArray, groupNorm, matmul, scaledDotProductAttention } from '../../engine/ops/index.ts';
+import { conv2dWeightGrad } from '../../engine/ops/conv.ts';
 import type { Engine, Tensor } from '../../engine/index.ts';
 import type { BenchCase } from './measure.ts';
+
+const CONV_FLOPS = 2 * 8 * 64 * 32 * 32 * 64 * 9;
 
 export function randomTensor(engine: Engine, shape: number[], seed = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -24,6 +27,12 @@ function withInputs(shapes: number[][], body: (inputs: Tensor[]) => void): Bench
 export const kernelCases: BenchCase[] = [
   { op: 'matmul', shape: '512×512×512', flops: 2 * 512 ** 3, setup: withInputs([[512, 512], [512, 512]], ([a, b]) => matmul(a, b)) },
   { op: 'matmul batched', shape: '8×256×64·64×256', flops: 2 * 8 * 256 * 256 * 64, setup: withInputs([[8, 256, 64], [8, 64, 256]], ([a, b]) => matmul(a, b)) },
+  { op: 'conv2d 3×3 forward', shape: '8×64×32×32 → 64', flops: CONV_FLOPS, setup: withInputs([[8, 64, 32, 32], [64, 64, 3, 3]], ([x, w]) => conv2d(x, w, undefined, { padding: 1 })) },
+  // The input gradient of a conv is the transposed conv of the output gradient with the same weights.
+  { op: 'conv2d 3×3 input gradient', shape: '8×64×32×32 → 64', flops: CONV_FLOPS, setup: withInputs([[8, 64, 32, 32], [64, 64, 3, 3]], ([g, w]) => convTranspose2d(g, w, undefined, { padding: 1 })) },
+  { op: 'conv2d 3×3 weight gradient', shape: '8×64×32×32 → 64', flops: CONV_FLOPS, setup: withInputs([[8, 64, 32, 32], [8, 64, 32, 32]], ([x, g]) => conv2dWeightGrad(x, [64, 64, 3, 3], g, { padding: 1 })) },
+  { op: 'group norm + SiLU', shape: '8×64×32×32, 32 groups', setup: withInputs([[8, 64, 32, 32], [64], [64]], ([x, g, b]) => groupNorm(x, 32, g, b, { silu: true })) },
+  { op: 'attention', shape: '8×(16·16)×64', flops: 4 * 8 * 256 * 256 * 64, setup: withInputs([[8, 256, 64], [8, 256, 64], [8, 256, 64]], ([q, k, v]) => scaledDotProductAttention(q, k, v)) },
 ];
 
 /** One ε-prediction of a denoiser at a mid-chain step, for a batch of images. */
@@ -33,6 +42,7 @@ export function denoiserStepCase(name: string, load: (engine: Engine) => Promise
     op: `${name} UNet step`,
     shape: `batch ${batch}`,
     images: batch,
+    maxRepeats: 3,
     async prepare(engine) {
       model ??= await load(engine);
     },
@@ -44,4 +54,15 @@ export function denoiserStepCase(name: string, load: (engine: Engine) => Promise
       return { run: () => void m.predictEps(x, new Array(batch).fill(50)), dispose: () => x.dispose() };
     },
   };
+}
+
+/** One UNet step of the Franfee MNIST DDPM (batch 1 and 64) and of a CIFAR-size DDPM UNet (batch 8, random weights). */
+export function modelCases(): BenchCase[] {
+  const franfee = async (engine: Engine) => (await import('../../engine/models/catalog.ts')).loadDenoiser(engine, 'franfee-mnist');
+  const cifar = async (engine: Engine) => {
+    const { DDPM_CIFAR10, ddpmUnet, ddpmUnetSpecs } = await import('../../engine/models/ddpm-unet.ts');
+    const { Params } = await import('../../engine/nn/params.ts');
+    return ddpmUnet(Params.init(engine, ddpmUnetSpecs(DDPM_CIFAR10), 1), DDPM_CIFAR10, 'ddpm-cifar10 (ch 128, mult 1,2,2,2; random weights)');
+  };
+  return [denoiserStepCase('franfee-mnist', franfee, 1), denoiserStepCase('franfee-mnist', franfee, 64), denoiserStepCase('ddpm-cifar10', cifar, 8)];
 }

@@ -9,6 +9,10 @@ export interface BenchCase {
   flops?: number;
   /** Images processed per run (for images/s). */
   images?: number;
+  /** Caps on repeats and warm-up runs for slow cases (model steps on CPU drivers). */
+  maxRepeats?: number;
+  /** Loads what setup() needs (weights), once, outside the timing. */
+  prepare?(engine: Engine): Promise<void>;
   /** Builds inputs once; returns the function to time and a cleanup. */
   setup(engine: Engine): { run(): void; dispose(): void };
 }
@@ -24,7 +28,9 @@ export interface BenchRecord {
   repeats: number;
 }
 
-export async function measure(engine: Engine, c: BenchCase, repeats = 7, warmup = 2): Promise<BenchRecord> {
+export async function measure(engine: Engine, c: BenchCase, requestedRepeats = 7, warmup = 2): Promise<BenchRecord> {
+  const repeats = Math.min(requestedRepeats, c.maxRepeats ?? Infinity);
+  if (c.maxRepeats !== undefined) warmup = 1;
   const { run, dispose } = c.setup(engine);
   try {
     const once = async () => {

@@ -1,0 +1,13 @@
+import { Engine } from './engine/index.ts';
+const engine = await Engine.create({ onLost: (i) => console.log('lost', i.reason, i.message) });
+const dev = engine.device;
+const buf = dev.createBuffer({ size: 1024, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+dev.destroy();
+const enc = dev.createCommandEncoder(); dev.queue.submit([enc.finish()]);
+const t = performance.now();
+const r = await Promise.race([dev.queue.onSubmittedWorkDone().then(() => 'resolved', (e) => 'rejected ' + e), new Promise(r => setTimeout(() => r('timeout'), 3000))]);
+console.log('onSubmittedWorkDone after destroy:', r, performance.now() - t);
+const st = dev.createBuffer({ size: 1024, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+const r2 = await Promise.race([st.mapAsync(GPUMapMode.READ).then(() => 'resolved', (e) => 'rejected ' + e), new Promise(r => setTimeout(() => r('timeout'), 3000))]);
+console.log('mapAsync after destroy:', r2);
+process.exit(0);

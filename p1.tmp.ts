@@ -1,0 +1,14 @@
+import { createPool } from './workers/pool.ts';
+import { loadDataset } from './engine/data/datasets.ts';
+const t0 = performance.now();
+const pool = createPool({ workersPerAdapter: 2 });
+const st = await pool.ready();
+console.log('ready', (performance.now()-t0).toFixed(0), st.map(s => [s.threadId, s.adapter, s.engine.liveBytes]));
+const data = loadDataset('mnist','test',{limit:8});
+const t1 = performance.now();
+const out = await pool.purify(data.images, [8,1,28,28], { method: 'diffpure', tStar: 5, seed: 3 }, { onProgress: (p) => console.log(JSON.stringify(p)) });
+console.log('purified', (performance.now()-t1).toFixed(0), out.slice(300, 305));
+console.log(pool.workerStats().map(s => [s.threadId, s.tasks, s.steps, s.engine.liveBytes]));
+await pool.close();
+console.log('closed');
+process.exit(0);

@@ -1,0 +1,68 @@
+// Optional comparison: the same conv/matmul shapes on TensorFlow.js's WebGPU backend, on the same
+// dawn.node adapter (devDependencies @tensorflow/tfjs-core and @tensorflow/tfjs-backend-webgpu).
+import type { BenchRecord } from './measure.ts';
+
+export interface TfjsCase {
+  op: string;
+  shape: string;
+  flops: number;
+  build(tf: any): { run(): any; dispose(): void };
+}
+
+export const tfjsCases: TfjsCase[] = [
+  {
+    op: 'tfjs matmul',
+    shape: '512×512×512',
+    flops: 2 * 512 ** 3,
+    build: (tf) => {
+      const a = tf.randomUniform([512, 512]);
+      const b = tf.randomUniform([512, 512]);
+      return { run: () => tf.matMul(a, b), dispose: () => tf.dispose([a, b]) };
+    },
+  },
+  {
+    op: 'tfjs conv2d 3×3 forward',
+    shape: '8×64×32×32 → 64',
+    flops: 2 * 8 * 64 * 32 * 32 * 64 * 9,
+    build: (tf) => {
+      // TF.js is channels-last: [N, H, W, C] and filters [KH, KW, Cin, Cout].
+      const x = tf.randomUniform([8, 32, 32, 64]);
+      const w = tf.randomUniform([3, 3, 64, 64]);
+      return { run: () => tf.conv2d(x, w, 1, 'same'), dispose: () => tf.dispose([x, w]) };
+    },
+  },
+];
+
+/** Runs the TF.js cases on the adapter whose name contains `adapterName`; null when TF.js is not installed. */
+export async function runTfjs(adapterName: string, gpu: GPU, repeats: number): Promise<BenchRecord[] | null> {
+  // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  let tf: any;
+  try {
+    tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } catch {
+    return null;
+  }
+  await tf.setBackend('webgpu');
+  await tf.ready();
+  const records: BenchRecord[] = [];
+  for (const c of tfjsCases) {
+    const { run, dispose } = c.build(tf);
+    const once = async () => {
+      const t0 = performance.now();
+      const out = run();
+      await out.data();
+      out.dispose();
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 2; i++) await once();
+    const times: number[] = [];
+    for (let i = 0; i < repeats; i++) times.push(await once());
+    times.sort((a, b) => a - b);
+    const ms = times[Math.floor(times.length / 2)];
+    records.push({ adapter: adapterName, op: c.op, shape: c.shape, ms, gpuMs: null, gflops: c.flops / (ms * 1e6), imagesPerSec: null, repeats });
+    dispose();
+  }
+  return records;
+}
