@@ -20,8 +20,10 @@ export interface PoolWorkerStats extends WorkerStats {
 export type PoolReply =
   | { status: 'done'; images?: Float32Array; stats: PoolWorkerStats }
   | { status: 'cancelled'; stats: PoolWorkerStats }
-  | { status: 'failed'; name: string; message: string };
+  | { status: 'failed'; name: string; message: string }
+  /** The device was lost during the task; the thread is creating a new one. Retried. */
+  | { status: 'lost'; message: string };
 
 /** Faults a test can plant: the first thread to reach the step claims it. */
 export const FAULT = { none: 0, exit: 1, loseDevice: 2, slots: { kind: 0, step: 1 } } as const;
-export const EXIT_CODES = { injectedCrash: 70, deviceLost: 75 } as const;
+export const INJECTED_CRASH_EXIT_CODE = 70;

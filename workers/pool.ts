@@ -3,12 +3,12 @@
 // threads kept alive with their event loops running (atomics 'disabled': GPU callbacks need it).
 // purify() splits a batch into contiguous chunks, one per thread, each with its global firstIndex so
 // the noise — and so the result — equals a single-device run; results come back in input order.
-// A chunk whose thread dies (crash, lost device) is retried on a fresh thread; cancellation stops
+// A chunk whose thread dies or whose device is lost is retried (on a fresh thread or device); cancellation stops
 // queued chunks before they start and running ones between two reverse steps.
 import { Piscina } from 'piscina';
 import { MessageChannel } from 'node:worker_threads';
 import type { PurifyRequest, Shape4, StepProgress } from './api.ts';
-import { EXIT_CODES, FAULT, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
+import { FAULT, INJECTED_CRASH_EXIT_CODE, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
 import { TSX_WORKER, workerEntry } from './spawn.ts';
 
 type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
@@ -56,7 +56,7 @@ export interface PurifierPool {
   /** Resolves once every thread has its device, weights and warm pipelines. */
   ready(): Promise<PoolWorkerStats[]>;
   purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run?: PoolRunOptions): Promise<Float32Array>;
-  /** The latest statistics each thread reported (with every finished task). */
+  /** The latest statistics each live thread reported (with every finished task). */
   workerStats(): PoolWorkerStats[];
   /** Testing hook: the first thread to finish reverse step `atStep` crashes or loses its device. */
   injectFault(kind: 'exit' | 'lose-device', atStep: number): void;
@@ -100,10 +100,7 @@ function splitBatch(n: number, parts: number): Chunk[] {
 
 function describeFailure(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const code = Number(message.match(/exited with code: (\d+)/)?.[1]);
-  if (code === EXIT_CODES.deviceLost) return `${message} (its GPU device was lost)`;
-  if (code === EXIT_CODES.injectedCrash) return `${message} (injected crash)`;
-  return message;
+  return message.endsWith(`exited with code: ${INJECTED_CRASH_EXIT_CODE}`) ? `${message} (injected crash)` : message;
 }
 
 const abortError = (signal?: AbortSignal) => signal?.reason ?? new DOMException('purification cancelled', 'AbortError');
@@ -160,7 +157,7 @@ class Pool implements PurifierPool {
     // Threads take one task at a time, so as many concurrent tasks as threads reach every thread.
     const replies = await Promise.all(this.pools.flatMap((pool) => Array.from({ length: this.perAdapter }, () => pool.run({ kind: 'ready' } satisfies PoolTask) as Promise<PoolReply>)));
     for (const reply of replies) {
-      if (reply.status === 'failed') throw new PoolTaskError(`a pool thread failed to start: ${reply.name}: ${reply.message}`);
+      if (reply.status === 'failed' || reply.status === 'lost') throw new PoolTaskError(`a pool thread failed to start: ${reply.message}`);
       this.latest.set(reply.stats.threadId, reply.stats);
     }
     return this.workerStats();
@@ -214,7 +211,8 @@ class Pool implements PurifierPool {
   }
 
   workerStats(): PoolWorkerStats[] {
-    return [...this.latest.values()].sort((a, b) => a.threadId - b.threadId);
+    const live = new Set(this.pools.flatMap((pool) => pool.threads.map((t) => t.threadId)));
+    return [...this.latest.values()].filter((s) => live.has(s.threadId)).sort((a, b) => a.threadId - b.threadId);
   }
 
   injectFault(kind: 'exit' | 'lose-device', atStep: number): void {
@@ -246,7 +244,7 @@ class Pool implements PurifierPool {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Runs one chunk, retrying it on another (or a replacement) thread while threads die under it. */
+  /** Runs one chunk, retrying it while threads die or devices are lost under it. */
   private async runChunk(
     chunk: Chunk,
     images: Float32Array,
@@ -271,6 +269,10 @@ class Pool implements PurifierPool {
           continue;
         } finally {
           port1.close();
+        }
+        if (reply.status === 'lost') {
+          failures.push(`device lost: ${reply.message}`);
+          continue;
         }
         if (reply.status === 'failed') throw new PoolTaskError(`images ${options.firstIndex}–${options.firstIndex! + chunk.count - 1}: ${reply.name}: ${reply.message}`);
         this.latest.set(reply.stats.threadId, reply.stats);
