@@ -6,19 +6,20 @@
 //                over the batch slice workgroup_id.y (the caller sums the slices)
 //   PAD          a zero-padded copy of an input whose rows hold whole, aligned vec4 segments
 //   PACK         the weight as vec4s of 4 output channels, each block of TCO channels contiguous
-// Why the copies: lavapipe turns every storage-buffer load inside a loop into a per-lane scalar
-// loop with an exec-mask branch and a bounds-check branch, so loads, not FMAs, set the speed.
-// Padding removes all bounds checks and selects from the inner loops, and both copies let them
-// load whole vec4s (one per-lane loop for 4 values). Nothing uses workgroup memory or barriers
-// (the slow path on CPU Vulkan drivers).
+// Why the copies: lavapipe (Mesa 25.0) turns every storage-buffer load inside a loop into a
+// per-lane scalar loop with an exec-mask branch and a bounds-check branch, so loads, not FMAs,
+// set the speed. Padding removes all bounds checks and selects from the inner loops, and both
+// copies let them load whole vec4s (one per-lane loop for 4 values). Nothing uses workgroup
+// memory or barriers (the slow path on CPU Vulkan drivers; staging weights there measured 1.6×
+// slower).
 // Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
 // P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they
 // load one input row segment and reuse it for all taps of that row. TRANSPOSED splits the output
 // into S×S phases (workgroup_id.z also carries the phase) so that an invocation's P pixels, S
 // apart, share their taps. WEIGHT_GRAD invocations own one input channel × ${TCO} output channels ×
 // all KH·KW taps and walk their batch slice P pixels at a time, one kernel row at a time (fewer
-// live registers beat fewer loads there). Spare invocations past the last tile compute on
-// clamped indices and skip their stores.
+// live registers beat fewer loads there). Invocations past the last tile return at once, so
+// lavapipe skips SIMD groups with no live lane (small late-UNet layers fill few).
 // Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
 // Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RELU / SILU
 // epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
@@ -119,7 +120,8 @@ var<private> acc: array<array<f32, KH * KW>, TCO>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let cell = min(gid.x, p.cells - 1u);
+  let cell = gid.x;
+  if (cell >= p.cells) { return; }
   let ci = cell % p.Cin;
   let co0 = cell / p.Cin * TCO;
   let gPlane = p.OH * p.OWp4;
@@ -148,7 +150,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
       }
     }
   }
-  if (gid.x >= p.cells) { return; }
   // out is [slice, Cout, Cin, KH, KW].
   for (var j = 0u; j < TCO; j++) {
     let co = co0 + j;
@@ -227,8 +228,8 @@ fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let tileId = (wg.x + wg.y * p.groupsX) * 64u + lane;
-  let tile = min(tileId, p.tiles - 1u);
+  let tile = (wg.x + wg.y * p.groupsX) * 64u + lane;
+  if (tile >= p.tiles) { return; }
   let tileX = tile % p.tilesX;
   let tileRow = (tile / p.tilesX) % p.tileRows;
   let n = tile / p.tilesX / p.tileRows;
@@ -270,9 +271,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 #if TRANSPOSED
   // The column of pixel 0 may be −S (colExtra): u32 wrap-around makes it fail store()'s bound check.
-  if (tileId < p.tiles) { store(n, block * TCO, phaseY + S * tileRow, phaseX + S * (P * tileX - colExtra), S); }
+  store(n, block * TCO, phaseY + S * tileRow, phaseX + S * (P * tileX - colExtra), S);
 #else
-  if (tileId < p.tiles) { store(n, block * TCO, tileRow, tileX * P, 1u); }
+  store(n, block * TCO, tileRow, tileX * P, 1u);
 #endif
 }
 #endif

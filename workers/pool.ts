@@ -3,13 +3,13 @@
 // threads kept alive with their event loops running (atomics 'disabled': GPU callbacks need it).
 // purify() splits a batch into contiguous chunks, one per thread, each with its global firstIndex so
 // the noise — and so the result — equals a single-device run; results come back in input order.
-// A chunk whose thread dies or whose device is lost is retried (on a fresh thread or device); cancellation stops
-// queued chunks before they start and running ones between two reverse steps.
+// A chunk whose thread dies or whose device is lost is retried on a fresh thread or device.
+// Cancelling stops queued chunks before they start and running ones between two reverse steps.
 import { Piscina } from 'piscina';
 import { MessageChannel } from 'node:worker_threads';
 import type { PurifyRequest, Shape4, StepProgress } from './api.ts';
 import { FAULT, INJECTED_CRASH_EXIT_CODE, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
-import { TSX_WORKER, workerEntry } from './spawn.ts';
+import { TSX_WORKER, workerEntry } from './ts-worker.ts';
 
 type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
 
@@ -18,8 +18,6 @@ export interface PoolOptions {
   adapters?: string[];
   workersPerAdapter?: number;
   denoiser?: string;
-  /** The classifier under attack (unused by purify; loaded for completeness of the workers' API). */
-  classifier?: string;
   /** c_φ, needed for method 'agdm'. */
   guidance?: string;
   /** Chunks allowed to wait for a busy thread; beyond it purify() throws PoolQueueFullError. */
@@ -98,6 +96,8 @@ function splitBatch(n: number, parts: number): Chunk[] {
   return chunks;
 }
 
+const imageRange = (first: number, count: number) => (count === 1 ? `image ${first}` : `images ${first}–${first + count - 1}`);
+
 function describeFailure(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.endsWith(`exited with code: ${INJECTED_CRASH_EXIT_CODE}`) ? `${message} (injected crash)` : message;
@@ -109,6 +109,8 @@ class Pool implements PurifierPool {
   private pools: Piscina[];
   private control = new Int32Array(new SharedArrayBuffer(8));
   private outstanding = 0;
+  /** Cancel flags of requests not yet settled, so close() can stop them. */
+  private active = new Set<Int32Array>();
   private idleWaiters: (() => void)[] = [];
   private latest = new Map<number, PoolWorkerStats>();
   private rotation = 0;
@@ -121,7 +123,6 @@ class Pool implements PurifierPool {
     this.maxQueue = options.maxQueue ?? POOL_DEFAULTS.maxQueue;
     this.maxAttempts = options.maxAttempts ?? POOL_DEFAULTS.maxAttempts;
     if (!Number.isInteger(this.perAdapter) || this.perAdapter < 1) throw new RangeError(`workersPerAdapter must be a positive integer, got ${this.perAdapter}`);
-    const source = (name?: string) => (name === undefined ? undefined : { name });
     const adapters = options.adapters?.length ? options.adapters : [undefined];
     this.pools = adapters.map((adapter) => {
       const workerData: PoolWorkerData = {
@@ -129,8 +130,7 @@ class Pool implements PurifierPool {
         config: {
           adapter,
           denoiser: { name: options.denoiser ?? POOL_DEFAULTS.denoiser },
-          classifier: source(options.classifier),
-          guidance: source(options.guidance),
+          guidance: options.guidance === undefined ? undefined : { name: options.guidance },
           warmUp: options.warmUp,
         },
         control: this.control,
@@ -172,6 +172,7 @@ class Pool implements PurifierPool {
     this.admit(chunks.length);
     const cancels = chunks.map(() => new Int32Array(new SharedArrayBuffer(4)));
     const cancelAll = () => cancels.forEach((flag) => Atomics.store(flag, 0, 1));
+    cancels.forEach((flag) => this.active.add(flag));
     const steps = new Array<number>(chunks.length).fill(0);
     const base = options.firstIndex ?? 0;
     const offset = this.rotation++;
@@ -191,7 +192,7 @@ class Pool implements PurifierPool {
       }),
     );
     // One failed chunk (or a cancellation) stops the others between steps.
-    work.catch(cancelAll);
+    work.catch(cancelAll).finally(() => cancels.forEach((flag) => this.active.delete(flag)));
     if (!run.signal) return work.then(() => out);
     const signal = run.signal;
     let onAbort = () => {};
@@ -224,7 +225,14 @@ class Pool implements PurifierPool {
     return this.outstanding === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Cancels what is still running and ends the threads once they are idle and done re-creating
+   * lost devices: dawn.node aborts the process if a thread ends while a GPU promise is pending.
+   */
   async close(): Promise<void> {
+    for (const flag of this.active) Atomics.store(flag, 0, 1);
+    await this.idle();
+    await this.ready().catch(() => undefined);
     await Promise.all(this.pools.map((pool) => pool.destroy()));
   }
 
@@ -274,7 +282,7 @@ class Pool implements PurifierPool {
           failures.push(`device lost: ${reply.message}`);
           continue;
         }
-        if (reply.status === 'failed') throw new PoolTaskError(`images ${options.firstIndex}–${options.firstIndex! + chunk.count - 1}: ${reply.name}: ${reply.message}`);
+        if (reply.status === 'failed') throw new PoolTaskError(`${imageRange(options.firstIndex!, chunk.count)}: ${reply.name}: ${reply.message}`);
         this.latest.set(reply.stats.threadId, reply.stats);
         if (reply.status === 'cancelled') throw abortError();
         return reply.images!;
@@ -282,7 +290,7 @@ class Pool implements PurifierPool {
     } finally {
       this.settle();
     }
-    throw new PoolTaskError(`images ${options.firstIndex}–${options.firstIndex! + chunk.count - 1} failed ${this.maxAttempts} times: ${failures.join('; ')}`);
+    throw new PoolTaskError(`${imageRange(options.firstIndex!, chunk.count)} failed after ${this.maxAttempts} attempt${this.maxAttempts === 1 ? '' : 's'}: ${failures.join('; ')}`);
   }
 
   /** Round-robin over adapters that still have threads (Piscina stops replacing threads that die while starting). */
@@ -292,5 +300,33 @@ class Pool implements PurifierPool {
       if (pool.threads.length > 0) return pool;
     }
     throw new PoolTaskError('every pool thread has died and none could be restarted');
+  }
+}
+
+// ---------------------------------------------------------------- command line
+
+/** Flags for `purify run --workers N [--adapters A,B]`: N threads on each adapter. */
+export const poolFlags = {
+  workers: { type: 'string' },
+  adapters: { type: 'string' },
+} as const;
+
+/** Pool options from those flags (an --adapter flag counts as one adapter), or null without --workers. */
+export function poolOptionsFromFlags(flags: { workers?: string; adapters?: string; adapter?: string }, models: Pick<PoolOptions, 'denoiser' | 'guidance'>): PoolOptions | null {
+  if (flags.workers === undefined) return null;
+  const workers = Number(flags.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got "${flags.workers}"`);
+  const adapters = flags.adapters?.split(',').map((a) => a.trim()).filter(Boolean) ?? (flags.adapter ? [flags.adapter] : undefined);
+  return { ...models, adapters, workersPerAdapter: workers };
+}
+
+/** Purifies on a pool started for this call: waits until its threads are warm, runs, always closes it. */
+export async function purifyOnPool(options: PoolOptions, images: Float32Array, shape: Shape4, request: PurifyRequest, run?: PoolRunOptions): Promise<Float32Array> {
+  const pool = createPool(options);
+  try {
+    await pool.ready();
+    return await pool.purify(images, shape, request, run);
+  } finally {
+    await pool.close();
   }
 }

@@ -26,7 +26,8 @@ interface Loaded {
   guidance?: Classifier;
 }
 
-const WARM_UP = { tStar: 2, seed: 0 } as const;
+/** A non-zero scale, so agdm's warm-up compiles the guidance gradient's kernels too. */
+const WARM_UP = { tStar: 2, seed: 0, scale: 1 } as const;
 
 export class PurifierService implements PurifierApi {
   private loaded: Loaded | null = null;
@@ -34,8 +35,8 @@ export class PurifierService implements PurifierApi {
   private queue: Promise<unknown> = Promise.resolve();
   private jobs = new Map<string, AbortController>();
   private counters = { tasks: 0, steps: 0 };
-  /** Called once when the device is lost (not on dispose()). */
-  onDeviceLost?: (reason: string) => void;
+  /** Counts init() calls, so a late loss report from a replaced device is ignored. */
+  private generation = 0;
 
   constructor(private named?: NamedModels) {}
 
@@ -52,11 +53,11 @@ export class PurifierService implements PurifierApi {
     const started = performance.now();
     this.dispose();
     this.lostReason = null;
+    const generation = ++this.generation;
     const engine = await Engine.create({
       adapter: config.adapter,
       onLost: (info) => {
-        this.lostReason = info.message || info.reason;
-        this.onDeviceLost?.(this.lostReason);
+        if (generation === this.generation) this.lostReason = info.message || info.reason;
       },
     });
     try {

@@ -1,14 +1,10 @@
 // Starts a worker_thread serving PurifierApi over Comlink: the Node twin of a browser's
-// `wrap(new Worker(url))`. Worker threads run TypeScript entries through tsx-worker.mjs.
+// `wrap(new Worker(url))`.
 import { releaseProxy, wrap, type Remote } from 'comlink';
 import { Worker } from 'node:worker_threads';
 import type { PurifierApi } from './api.ts';
 import { nodeEndpoint } from './comlink-node.ts';
-
-export const TSX_WORKER = new URL('./tsx-worker.mjs', import.meta.url);
-
-/** A TypeScript module of this folder, as tsx-worker.mjs expects it in workerData.tsEntry. */
-export const workerEntry = (file: string): string => new URL(file, import.meta.url).href;
+import { TSX_WORKER, workerEntry } from './ts-worker.ts';
 
 export interface SpawnedPurifier {
   api: Remote<PurifierApi>;

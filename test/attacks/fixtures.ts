@@ -4,7 +4,7 @@ import { linearSchedule } from '../../engine/diffusion/schedule.ts';
 import { cnnClassifier, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
 import { ParamSpecs, Params, fanInUniform } from '../../engine/nn/params.ts';
-import { add, matmul, oneHot, reshape, scale, silu } from '../../engine/ops/index.ts';
+import { add, linear, matmul, oneHot, reshape, scale, silu } from '../../engine/ops/index.ts';
 import { conv2d } from '../../engine/ops/conv.ts';
 import { randn } from '../helpers/check.ts';
 import type { Engine } from '../../engine/runtime.ts';
@@ -24,6 +24,25 @@ export function tinyClassifier(engine: Engine, seed: number, guide = false): Cla
   const p = Params.init(engine, specs, seed);
   for (const { name } of specs.list) p.replace(name, scale(p.get(name), 2));
   return cnnClassifier(p, cfg, guide ? 'tiny-guide' : 'tiny-cnn');
+}
+
+/** A smooth classifier (linear → SiLU → linear): no ReLU or max-pool kinks for finite differences to cross. */
+export function smoothClassifier(engine: Engine, seed: number): Classifier {
+  const pixels = SIZE * SIZE;
+  const hidden = 16;
+  const specs = new ParamSpecs()
+    .add('hidden.weight', [hidden, pixels], { normal: 3 / Math.sqrt(pixels) })
+    .add('hidden.bias', [hidden], { normal: 0.5 })
+    .add('out.weight', [10, hidden], { normal: 2 / Math.sqrt(hidden) })
+    .add('out.bias', [10], { normal: 0.1 });
+  const p = Params.init(engine, specs, seed);
+  return {
+    name: 'smooth-mlp',
+    imageShape: [1, SIZE, SIZE],
+    classes: 10,
+    params: p,
+    logits: (x) => linear(silu(linear(reshape(x, [x.shape[0], pixels]), p.get('hidden.weight'), p.get('hidden.bias'))), p.get('out.weight'), p.get('out.bias')),
+  };
 }
 
 export function tinyDenoiser(engine: Engine, seed: number): Denoiser {

@@ -11,7 +11,7 @@ import { fromArray } from '../../engine/ops/index.ts';
 import { purify, type PurifyOptions } from '../../engine/purify/purifier.ts';
 import { assertClose, freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
-import { SIZE, checkDirectional, tinyClassifier, tinyDenoiser, tinyImages, unitDirection } from './fixtures.ts';
+import { SIZE, checkDirectional, smoothClassifier, tinyClassifier, tinyDenoiser, tinyImages, unitDirection } from './fixtures.ts';
 
 const seed = freshSeed();
 const random = rng(seed);
@@ -29,7 +29,8 @@ const CHAINS: [string, ChainOptions][] = [
 
 async function fixture() {
   const engine = (await getEngine())!;
-  const classifier = tinyClassifier(engine, seed);
+  // Smooth, so finite differences see no kinks; AGDM's guide is a CNN like the real one.
+  const classifier = smoothClassifier(engine, seed);
   const defense = (options: ChainOptions) => ({ denoiser: tinyDenoiser(engine, seed + 1), guide: tinyClassifier(engine, seed + 2, true), options });
   return { engine, classifier, defense };
 }
@@ -57,7 +58,10 @@ test('full gradient through the purifier matches finite differences (fixed noise
   const x = fromArray(engine, images, [n, 1, SIZE, SIZE]);
   const labels = [Math.floor(random() * 10), Math.floor(random() * 10)];
   const draw: NoiseDraw = { seed: 3, repeat: 1, firstIndex: 0 };
-  for (const [name, options] of CHAINS) {
+  for (const [name, chain] of CHAINS) {
+    // AGDM's class term uses ŷ = argmax c_φ(x′), which jumps where c_φ's prediction flips: the
+    // purifier is discontinuous there, so finite differences check AGDM with the latent term only.
+    const options = chain.method === 'agdm' ? { ...chain, agdm: { ...chain.agdm, classWeight: 0 } } : chain;
     const p: DefendedPipeline = { classifier, defense: defense(options) };
     const sample = fullGradientSample(p, labels, 'ce');
     const r = await sample(x, draw);
@@ -69,8 +73,8 @@ test('full gradient through the purifier matches finite differences (fixed noise
     };
     assertClose(`${name}: loss of the traced chain vs purify()`, [r.loss[0] + r.loss[1]], [await lossAt(images)], 1e-5);
     // AGDM holds its guidance constant (stop-gradient): an approximation, so only a loose bound.
-    const tol = options.method === 'agdm' ? 0.5 : 1e-2;
-    for (let d = 0; d < 2; d++) await checkDirectional(`${name}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, tol);
+    const tol = options.method === 'agdm' ? 0.2 : 2e-3;
+    for (let d = 0; d < 3; d++) await checkDirectional(`${name}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, tol);
   }
 });
 

@@ -99,6 +99,7 @@ test('conv2d gradients w.r.t. x, weight and bias match float64', async () => {
     const g = randomNd(random, pre.shape);
     const { dx, dw, db } = ref.conv2dBackward(x, w, g, opts);
     await checkGrads(engine, caseName(c), [x, w, b], ([xt, wt, bt]) => conv2d(xt, wt, bt, opts), g, [dx, dw, db], 1e-4);
+    await checkGrads(engine, `${caseName(c)} no bias`, [x, w], ([xt, wt]) => conv2d(xt, wt, undefined, opts), g, [dx, dw], 1e-4);
     // With an activation the recorded graph is conv then activation: chain the reference through it.
     const silu = unary.silu;
     const gPre = nd(g.shape, g.data.map((v, i) => v * silu.df(pre.data[i])));
@@ -190,6 +191,19 @@ test('gradients match finite differences of the float64 reference on tiny shapes
   );
 });
 
+test('shape errors are reported', async () => {
+  const engine = await engineWithKernels();
+  if (!engine) return;
+  engine.scope(() => {
+    const x = upload(engine, randomNd(random, [1, 3, 5, 5]));
+    const weight = (shape: number[]) => upload(engine, randomNd(random, shape));
+    assert.throws(() => conv2d(x, weight([4, 2, 3, 3])), /3 channels/);
+    assert.throws(() => conv2d(x, weight([4, 3, 7, 7])), /does not fit/);
+    assert.throws(() => convTranspose2d(x, weight([3, 2, 2, 2]), undefined, { stride: 2, outputPadding: 2 }), /outputPadding/);
+    assert.throws(() => conv2d(x, weight([4, 3, 3, 3]), weight([3])), /bias/);
+  });
+});
+
 test('the checks can fail: a wrong weight layout is caught', async () => {
   const engine = await engineWithKernels();
   if (!engine) return;
@@ -197,7 +211,9 @@ test('the checks can fail: a wrong weight layout is caught', async () => {
   // Swapping the kernel's rows and columns must not pass.
   const swapped = nd(w.shape, w.data.map((_, i) => w.data[i - (i % 9) + ((i % 9) % 3) * 3 + Math.floor((i % 9) / 3)]));
   const [xt, wt] = [x, swapped].map((v) => upload(engine, v));
-  const { maxRel } = compare(await conv2d(xt, wt, undefined, { padding: 1 }).read(), ref.conv2d(x, w, undefined, { padding: 1 }).data);
+  const out = conv2d(xt, wt, undefined, { padding: 1 });
+  const { maxRel } = compare(await out.read(), ref.conv2d(x, w, undefined, { padding: 1 }).data);
+  for (const t of [xt, wt, out]) t.dispose();
   console.log(`    deliberately wrong weight: maxRel ${maxRel.toExponential(2)} (must exceed the 1e-4 tolerance)`);
   assert.ok(maxRel > 1e-4);
 });

@@ -84,6 +84,23 @@ test('purifying a clean image changes it less than the diffusion noise would', a
   assert.ok(change < noiseChange);
 });
 
+test('memory stays flat over many purification steps', async () => {
+  const s = await setup();
+  if (!s) return;
+  const { engine, denoiser, x, guide } = s;
+  const once = () => engine.scopeAsync(async () => void (await purify(denoiser, x, { method: 'agdm', tStar: 5, seed: 1, scale: 10 }, guide)));
+  await once();
+  await engine.sync();
+  const before = engine.stats();
+  for (let i = 0; i < 8; i++) await once();
+  await engine.sync();
+  const after = engine.stats();
+  console.log(`    40 guided steps: live ${before.liveBytes} → ${after.liveBytes} B, tensors ${before.liveTensors} → ${after.liveTensors}, pooled ${after.pooledBytes} B, new allocations ${after.allocations - before.allocations}`);
+  assert.is(after.liveBytes, before.liveBytes);
+  assert.is(after.liveTensors, before.liveTensors);
+  assert.ok(after.allocations - before.allocations <= 4, 'a warm pool barely allocates');
+});
+
 test('AGDM guidance gradient matches the float64 closed form and finite differences', async () => {
   const s = await setup();
   if (!s) return;

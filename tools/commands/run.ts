@@ -7,17 +7,18 @@ import { argmaxRows } from '../../engine/eval/predict.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { purify } from '../../engine/purify/purifier.ts';
+import { poolFlags, poolOptionsFromFlags, purifyOnPool } from '../../workers/pool.ts';
 import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyFlags, purifyOptionsFrom } from './purify-options.ts';
 
-export const summary = 'run IN.png... --out DIR [--method agdm|diffpure|gdmp] [--tstar N] [--steps N] [--scale S] [--seed N]';
+export const summary = 'run IN.png... --out DIR [--method agdm|diffpure|gdmp] [--tstar N] [--steps N] [--scale S] [--seed N] [--workers N --adapters A,B]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...deviceOptions, ...purifyFlags, out: { type: 'string' }, classifier: { type: 'string', default: 'mnist-cnn' }, batch: { type: 'string', default: '64' } },
+    options: { ...deviceOptions, ...purifyFlags, ...poolFlags, out: { type: 'string' }, classifier: { type: 'string', default: 'mnist-cnn' }, batch: { type: 'string', default: '64' } },
   });
   if (!positionals.length || !values.out) throw new Error('usage: purify run IN.png... --out DIR [options]');
   const opts = purifyOptionsFrom(values);
@@ -38,9 +39,16 @@ export async function run(argv: string[]): Promise<void> {
   const batch = Number(values.batch);
   const all = new Float32Array(inputs.length * per);
   inputs.forEach((d, i) => all.set(d, i * per));
-  const purifiedAll = new Float32Array(all.length);
+  let purifiedAll: Float32Array = new Float32Array(all.length);
   const started = performance.now();
-  for (let start = 0; start < inputs.length; start += batch) {
+  const pool = poolOptionsFromFlags(values, { denoiser: values.denoiser, guidance: opts.method === 'agdm' ? values.guidance : undefined });
+  if (pool) {
+    const bar = new ProgressBar(`purify ${inputs.length} images on ${values.workers} worker(s) per adapter (${opts.method}, t*=${opts.tStar})`, 1);
+    const { onStep: _, signal: __, ...request } = opts;
+    purifiedAll = await purifyOnPool(pool, all, [inputs.length, c, h, w], request, { onProgress: (p) => bar.update(p.done / p.total) });
+    bar.update(1);
+  }
+  for (let start = 0; !pool && start < inputs.length; start += batch) {
     const count = Math.min(batch, inputs.length - start);
     const bar = new ProgressBar(`purify ${start + 1}-${start + count}/${inputs.length} (${opts.method}, t*=${opts.tStar})`, opts.steps ?? opts.tStar);
     const pixels = await engine.scopeAsync(async () => {

@@ -1,0 +1,69 @@
+// The evaluation driver and its sanity checks on a tiny purifier + classifier: per-image results do
+// not depend on the batch split, the worst case is the per-image AND over attacks, and the checks run.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Pipeline } from '../../engine/attacks/pipeline.ts';
+import { evaluate, type AttackConfig } from '../../engine/eval/evaluate.ts';
+import { sanityChecks } from '../../engine/eval/sanity.ts';
+import { freshSeed, rng } from '../helpers/check.ts';
+import { getEngine } from '../helpers/gpu.ts';
+import { smoothClassifier, tinyClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
+import { argmaxRows } from '../../engine/eval/predict.ts';
+import { pipelineLogits } from '../../engine/attacks/pipeline.ts';
+import { fromArray } from '../../engine/ops/index.ts';
+
+const seed = freshSeed();
+const random = rng(seed);
+console.log(`  seed ${seed}`);
+
+test('evaluate: batch-independent per-image results, worst case, summaries, examples', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const classifier = tinyClassifier(engine, seed);
+  const p: Pipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'gdmp', tStar: 4, steps: 2, scale: 1 } } };
+  const n = 6;
+  const images = tinyImages(random, n);
+  // Labels = the clean predictions of the bare classifier, so clean accuracy is high but attackable.
+  const labels = argmaxRows(await pipelineLogits({ classifier }, fromArray(engine, images, [n, 1, 8, 8]), { seed: 0, repeat: 0, firstIndex: 0 }), 10);
+  const settings = { norm: 'linf' as const, eps: 0.1, steps: 3, eot: 2 };
+  const attacks: AttackConfig[] = [{ name: 'pgd-eot', settings }, { name: 'bpda-eot', settings }, { name: 'apgd-dlr', settings }];
+  const data = { images, labels, n };
+  const whole = await evaluate(engine, p, data, { attacks, seeds: [1, 2], batch: n, examples: 3 });
+  const split = await evaluate(engine, p, data, { attacks, seeds: [1, 2], batch: 4 });
+  assert.equal(split.correct, whole.correct, 'per-image results depend on the batch split');
+  for (const s of [0, 1]) {
+    const worst = Array.from({ length: n }, (_, i) => attacks.every((a) => whole.correct.attacks[a.name][s][i]));
+    assert.is(whole.worstCase.perSeed[s], worst.filter(Boolean).length / n);
+  }
+  for (const a of whole.attacks) {
+    console.log(`    ${a.attack.padEnd(9)} robust ${a.robust.perSeed.map((v) => (100 * v).toFixed(0)).join(' / ')} %, ${a.estimator}, EOT ${a.eot}`);
+    assert.ok(a.robust.mean <= whole.clean.mean + 1e-9 || a.robust.mean <= 1);
+  }
+  assert.is(whole.attacks[1].estimator, 'bpda');
+  assert.is(whole.examples!.n, 3);
+  assert.is(whole.examples!.attacks['pgd-eot'].purified!.length, 3 * 64);
+  const mean = (whole.clean.perSeed[0] + whole.clean.perSeed[1]) / 2;
+  assert.ok(Math.abs(whole.clean.mean - mean) < 1e-12);
+});
+
+test('sanity checks run and report on a defended and a bare pipeline', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const classifier = smoothClassifier(engine, seed + 3);
+  const n = 6;
+  const images = tinyImages(random, n);
+  const labels = argmaxRows(await pipelineLogits({ classifier }, fromArray(engine, images, [n, 1, 8, 8]), { seed: 0, repeat: 0, firstIndex: 0 }), 10);
+  const attack: AttackConfig = { name: 'pgd-eot', settings: { norm: 'linf', eps: 0.3, steps: 5, eot: 1 } };
+  for (const p of [{ classifier }, { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 4), options: { method: 'diffpure' as const, tStar: 4 } } }]) {
+    const r = await evaluate(engine, p, { images, labels, n }, { attacks: [attack], seeds: [0], batch: n });
+    const checks = await sanityChecks(engine, p, { images, labels, n }, { attack, n, seed: 0, batch: n, accuracy: r.attacks[0].robust.mean });
+    assert.is(checks.length, 4);
+    for (const c of checks) console.log(`    ${p.defense ? 'diffpure' : 'none    '} ${c.passed === null ? 'n/a ' : c.passed ? 'pass' : 'FAIL'} ${c.name}: ${c.detail}`);
+    // An unbounded attack must win outright on the bare model (a random tiny purifier may map
+    // everything to one class, so the defended check is only reported).
+    if (!p.defense) assert.ok(checks[0].passed && checks[3].passed, checks[0].detail);
+    assert.is(checks[2].passed, p.defense ? checks[2].value! > 0 : null);
+  }
+});
+
+test.run();

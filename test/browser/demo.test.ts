@@ -1,0 +1,106 @@
+// The browser build in real headless Chromium: WebGPU on SwiftShader (Chromium's own CPU Vulkan
+// driver), the demo page purifies a sample in its Web Worker, and the result equals Node's for the
+// same seed on the same driver (a screenshot is saved to a temp dir); with a classifier served, the
+// page labels and attacks images.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { readImageFile } from '../../engine/data/image-io.ts';
+import type { DemoApi } from '../../web/demo.ts';
+import type { PurifyRequest } from '../../workers/api.ts';
+import { startDemoServer, type DemoServer } from '../../tools/serve-demo.ts';
+import { MNIST_GUIDANCE } from '../../engine/models/small-cnn.ts';
+import { compare } from '../helpers/check.ts';
+import { SAME_AS_SINGLE_DEVICE, randomClassifierBytes, singleDevice } from '../workers/fixtures.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+/** --enable-unsafe-webgpu alone exposes navigator.gpu here; the rest pins SwiftShader and keeps the browser offline and quiet. */
+export const CHROMIUM_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--no-sandbox',
+  '--headless=new',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+type DemoWindow = { purifyDemo: DemoApi };
+const SAMPLE = 'mnist_00_7.png';
+const OPTIONS: PurifyRequest = { method: 'diffpure', tStar: 2, seed: 7 };
+
+const servers: DemoServer[] = [];
+let browser: Browser | null = null;
+
+test.after(async () => {
+  await browser?.close();
+  for (const server of servers) await server.close();
+});
+
+/** The demo page in headless Chromium, served with `weightsDir` (default: the project's weights/). */
+async function openDemo(weightsDir?: string): Promise<Page> {
+  const server = await startDemoServer({ port: 0, weightsDir });
+  servers.push(server);
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  const page = await browser.newPage();
+  page.on('pageerror', (err) => console.log(`    page error: ${err.message}`));
+  // warmup=0: SwiftShader runs this network about 30× slower than lavapipe; compile only what is used.
+  await page.goto(`${server.url}?warmup=0`);
+  assert.ok(await page.evaluate(() => 'gpu' in navigator), `navigator.gpu is missing with flags ${CHROMIUM_FLAGS.join(' ')}`);
+  const info = await page.evaluate(async () => (await (window as unknown as DemoWindow).purifyDemo.ready).info);
+  console.log(`    browser worker: ${info.adapter}, models ${info.models.join(', ')}, ready in ${(info.initMs / 1000).toFixed(1)} s`);
+  await page.evaluate(async (sample) => {
+    const demo = (window as unknown as DemoWindow).purifyDemo;
+    await demo.samples;
+    await demo.selectSample(sample);
+  }, SAMPLE);
+  return page;
+}
+
+const haveChromium = () => existsSync(CHROMIUM) || (console.log(`  SKIP: no ${CHROMIUM} (Debian's chromium package)`), false);
+
+test('the demo purifies a sample in headless Chromium exactly as Node does on the same driver', async () => {
+  if (!haveChromium()) return;
+  const page = await openDemo();
+  const result = await page.evaluate((options) => (window as unknown as DemoWindow).purifyDemo.purify(options), OPTIONS);
+  console.log(`    browser: ${OPTIONS.method} t*=${OPTIONS.tStar} in ${(result.ms / 1000).toFixed(2)} s`);
+  const shot = join(mkdtempSync(join(tmpdir(), 'purify-demo-')), 'demo.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`    screenshot: ${shot}`);
+
+  const input = readImageFile(new URL(`../../web/samples/${SAMPLE}`, import.meta.url).pathname).data;
+  const browserResult = Float32Array.from(result.data);
+  const swiftshader = compare(browserResult, await singleDevice(input, [1, 1, 28, 28], OPTIONS, 'SwiftShader'));
+  console.log(`    max |browser − Node|, both on SwiftShader: ${swiftshader.maxAbs.toExponential(2)}`);
+  const lavapipe = compare(browserResult, await singleDevice(input, [1, 1, 28, 28], OPTIONS));
+  console.log(`    max |browser on SwiftShader − Node on lavapipe|: ${lavapipe.maxAbs.toExponential(2)}`);
+  assert.ok(swiftshader.maxAbs <= SAME_AS_SINGLE_DEVICE, `browser and Node differ by ${swiftshader.maxAbs} on the same driver`);
+  assert.ok(browserResult.some((v, i) => Math.abs(v - input[i]) > 0.01), 'the page returned the purified image, not its input');
+});
+
+test('with a classifier and c_φ served, the page labels images, attacks them with PGD and purifies with agdm', async () => {
+  if (!haveChromium()) return;
+  const weightsDir = mkdtempSync(join(tmpdir(), 'purify-weights-'));
+  symlinkSync(new URL('../../weights/franfee-ddpm-mnist.safetensors', import.meta.url).pathname, join(weightsDir, 'franfee-ddpm-mnist.safetensors'));
+  writeFileSync(join(weightsDir, 'mnist-cnn.safetensors'), randomClassifierBytes(3));
+  writeFileSync(join(weightsDir, 'mnist-guidance.safetensors'), randomClassifierBytes(4, MNIST_GUIDANCE));
+  const page = await openDemo(weightsDir);
+  const eps = 0.3;
+  const attacked = await page.evaluate((e) => (window as unknown as DemoWindow).purifyDemo.attack({ eps: e, steps: 2 }), eps);
+  const input = readImageFile(new URL(`../../web/samples/${SAMPLE}`, import.meta.url).pathname).data;
+  const moved = attacked.data.reduce((m, v, i) => Math.max(m, Math.abs(v - input[i])), 0);
+  const captions = await page.$$eval('figcaption', (els) => els.map((el) => el.textContent ?? ''));
+  console.log(`    PGD-2 in ${(attacked.ms / 1000).toFixed(2)} s moved pixels by up to ${moved.toFixed(3)} (ε ${eps}); captions: ${captions.join(' | ')}`);
+  assert.ok(moved > eps / 2 && moved <= eps + 1e-6, `perturbation ${moved} outside (ε/2, ε]`);
+  assert.ok(captions[0].startsWith('predicted ') && captions[1].startsWith('predicted '), 'input and attacked images carry predicted labels');
+  const purified = await page.evaluate(() => (window as unknown as DemoWindow).purifyDemo.purify({ method: 'agdm', tStar: 2, seed: 1 }));
+  console.log(`    agdm t*=2 on the attacked image in ${(purified.ms / 1000).toFixed(2)} s`);
+  assert.ok(purified.data.every((v) => v >= 0 && v <= 1), 'agdm returns images in [0, 1]');
+  assert.ok(purified.data.some((v, i) => Math.abs(v - attacked.data[i]) > 0.01), 'agdm changed the attacked image');
+});
+
+test.run();
