@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { Engine } from '../engine/index.ts';
 import { fromArray } from '../engine/ops/common.ts';
 import { conv2d, conv2dWeightGrad, convKernel, convKernels, convTranspose2d, type ConvPass } from '../engine/ops/conv.ts';
-import { convTiling, setConvTiling, type ConvTile } from '../engine/ops/conv-tuning.ts';
+import { convTiling, setConvTiling, type ConvTile } from '../engine/ops/tuning.ts';
 import * as ref from '../engine/reference/conv.ts';
 import { nd, type Nd } from '../engine/reference/nd.ts';
 import type { Tensor } from '../engine/tensor.ts';

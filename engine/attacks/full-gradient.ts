@@ -182,8 +182,9 @@ export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal:
   const engine = x0.engine;
   const n = x0.shape[0];
   const exactInX0 = plan.method === 'gdmp';
+  // Copied: the loop disposes each gradient it replaces, and gradFinal belongs to the caller.
   let grad = engine.keep(affine(gradFinal, 1, 0));
-  let gradX0: Tensor | null = null;
+  let gradX0: Tensor | undefined;
   try {
     for (let i = plan.steps.length - 1; i >= 0; i--) {
       const x = states[i];
@@ -197,25 +198,23 @@ export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal:
       grad.dispose();
       grad = engine.keep(grads[0]);
       if (exactInX0) {
-        const sum: Tensor = gradX0 ? engine.keep(add(gradX0, grads[1])) : engine.keep(grads[1]);
-        if (gradX0) {
-          gradX0.dispose();
+        const previous = gradX0;
+        gradX0 = engine.keep(previous ? add(previous, grads[1]) : grads[1]);
+        if (previous) {
+          previous.dispose();
           grads[1].dispose();
         }
-        gradX0 = sum;
       }
       await engine.sync();
     }
     // x_T = B·x₀ + C·ε and x₀ = a·x′ + b.
-    const viaXT = grad;
-    const viaGuidance = gradX0 as Tensor | null;
     return engine.scope(() => {
-      const total = scale(viaXT, plan.diffuse.B * plan.toModel.a);
-      return viaGuidance ? add(total, scale(viaGuidance, plan.toModel.a)) : total;
+      const viaXT = scale(grad, plan.diffuse.B * plan.toModel.a);
+      return gradX0 ? add(viaXT, scale(gradX0, plan.toModel.a)) : viaXT;
     });
   } finally {
     grad.dispose();
-    (gradX0 as Tensor | null)?.dispose();
+    gradX0?.dispose();
   }
 }
 

@@ -7,7 +7,7 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { convTiling, type ConvTile } from './conv-tuning.ts';
+import { convTiling, type ConvTile } from './tuning.ts';
 import type { Activation } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { relu, silu } from './unary.ts';

@@ -4,7 +4,7 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { SERIAL_WG, SUM_BLOCK } from './serial-reduce.ts';
+import { SERIAL_WG, SUM_BLOCK } from './tuning.ts';
 
 const NORM_PASSES = ['STATS', 'APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
 type NormPass = (typeof NORM_PASSES)[number];

@@ -3,7 +3,7 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { SERIAL_WG, SUM_BLOCK } from './serial-reduce.ts';
+import { SERIAL_WG, SUM_BLOCK } from './tuning.ts';
 
 function softmaxKernel(log: boolean, backward: boolean): KernelSpec {
   return {

@@ -7,7 +7,7 @@ import { evaluate, type AttackConfig } from '../../engine/eval/evaluate.ts';
 import { sanityChecks } from '../../engine/eval/sanity.ts';
 import { freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
-import { smoothClassifier, tinyClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
+import { smoothClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { pipelineLogits } from '../../engine/attacks/pipeline.ts';
 import { fromArray } from '../../engine/ops/index.ts';
@@ -19,16 +19,18 @@ console.log(`  seed ${seed}`);
 test('evaluate: batch-independent per-image results, worst case, summaries, examples', async () => {
   const engine = await getEngine();
   if (!engine) return;
-  const classifier = tinyClassifier(engine, seed);
+  const classifier = smoothClassifier(engine, seed);
   const p: Pipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'gdmp', tStar: 4, steps: 2, scale: 1 } } };
   const n = 6;
   const images = tinyImages(random, n);
   // Labels = the clean predictions of the bare classifier, so clean accuracy is high but attackable.
   const labels = argmaxRows(await pipelineLogits({ classifier }, fromArray(engine, images, [n, 1, 8, 8]), { seed: 0, repeat: 0, firstIndex: 0 }), 10);
-  const settings = { norm: 'linf' as const, eps: 0.1, steps: 3, eot: 2 };
-  const attacks: AttackConfig[] = [{ name: 'pgd-eot', settings }, { name: 'bpda-eot', settings }, { name: 'apgd-dlr', settings }];
+  const settings = { norm: 'linf' as const, eps: 0.05, steps: 3, eot: 2 };
+  const attacks: AttackConfig[] = [{ name: 'pgd-eot', settings }, { name: 'bpda-eot', settings }, { name: 'apgd-dlr', settings }, { name: 'fgsm', settings }];
   const data = { images, labels, n };
+  const live = engine.stats().liveTensors;
   const whole = await evaluate(engine, p, data, { attacks, seeds: [1, 2], batch: n, examples: 3 });
+  assert.is(engine.stats().liveTensors, live, 'an evaluation leaks tensors');
   const split = await evaluate(engine, p, data, { attacks, seeds: [1, 2], batch: 4 });
   assert.equal(split.correct, whole.correct, 'per-image results depend on the batch split');
   for (const s of [0, 1]) {

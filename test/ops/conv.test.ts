@@ -82,6 +82,8 @@ test('conv2d forward matches float64: kernels 1-5, strides 1 and 2, paddings, od
 const GRAD_CASES: ConvCase[] = [
   { x: [1, 3, 7, 7], cout: 10, k: 3, stride: 1, padding: 1 },
   { x: [3, 10, 13, 13], cout: 20, k: 3, stride: 1, padding: 1 },
+  // 100 weight-gradient invocations: two workgroups, each summing two batch slices.
+  { x: [2, 20, 13, 13], cout: 20, k: 3, stride: 1, padding: 1 },
   { x: [3, 20, 13, 7], cout: 3, k: 3, stride: 2, padding: 1 },
   { x: [1, 10, 28, 28], cout: 10, k: 3, stride: 2, padding: [0, 1, 1, 0] },
   { x: [3, 3, 13, 13], cout: 20, k: 1, stride: 1, padding: 0 },

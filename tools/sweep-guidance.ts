@@ -1,0 +1,54 @@
+// Measures clean and attacked accuracy of agdm over guidance scales (and diffpure as the s = 0
+// reference), to choose the defaults. Attack: PGD on the bare classifier (the demo's setting).
+// Usage: node --import tsx tools/sweep-guidance.ts [--n 32] [--scales 0,100,300,1000] [--tstar 70] [--md FILE]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { lossGradient } from '../engine/attacks/objectives.ts';
+import { pgd } from '../engine/attacks/pgd.ts';
+import { loadDataset } from '../engine/data/datasets.ts';
+import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
+import { fromArray, labelTensor } from '../engine/ops/index.ts';
+import { purifyAndClassify } from '../engine/purify/defended.ts';
+import type { PurifyOptions } from '../engine/purify/purifier.ts';
+import { engineFrom } from './commands/options.ts';
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '32' },
+    scales: { type: 'string', default: '0,100,300,1000' },
+    tstar: { type: 'string', default: '70' },
+    variants: { type: 'string', default: 'both' },
+    md: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const n = Number(values.n);
+const engine = await engineFrom({}, true);
+const data = loadDataset('mnist', 'test', { limit: n });
+const classifier = await loadClassifier(engine, 'mnist-cnn');
+const guide = await loadClassifier(engine, 'mnist-guidance');
+const denoiser = await loadDenoiser(engine);
+const labels = Array.from(data.labels);
+const x = engine.keep(fromArray(engine, data.images, [n, 1, 28, 28]));
+const y = engine.keep(labelTensor(engine, labels, 10));
+const adv = await pgd(x, lossGradient(classifier, y), { norm: 'linf', eps: 0.3, steps: 40, stepSize: 0.01, randomStart: true, seed: 1 });
+const acc = (p: number[]) => p.filter((v, i) => v === labels[i]).length / n;
+
+const variants: { name: string; opts: Partial<PurifyOptions> }[] = [];
+for (const s of values.scales.split(',').map(Number)) {
+  if (values.variants !== 'latent') variants.push({ name: `agdm s=${s} (both terms)`, opts: { scale: s } });
+  if (values.variants !== 'both' && s > 0) variants.push({ name: `agdm s=${s} (latent term only)`, opts: { scale: s, agdm: { classWeight: 0 } } });
+}
+const rows: string[] = [];
+console.log(`| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|`);
+for (const v of [...variants, { name: 'diffpure', opts: { method: 'diffpure' as const, tStar: 100 } }]) {
+  const opts: PurifyOptions = { method: 'agdm', tStar: Number(values.tstar), seed: Number(values.seed), ...v.opts };
+  const t0 = performance.now();
+  const clean = await purifyAndClassify(denoiser, classifier, x, opts, guide);
+  const attacked = await purifyAndClassify(denoiser, classifier, adv, opts, guide);
+  const row = `| ${v.name} | ${opts.tStar} | ${(100 * acc(clean.predictions)).toFixed(1)} % | ${(100 * acc(attacked.predictions)).toFixed(1)} % | ${((performance.now() - t0) / 2000 / n).toFixed(2)} |`;
+  console.log(row);
+  rows.push(row);
+}
+if (values.md) writeFileSync(values.md, `| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
+process.exit(0);
