@@ -9,6 +9,14 @@ export { findStateDict, matchStateDict, stripPrefix } from './state-dict.ts';
 
 const PICKLE_PROTO = 0x80;
 
+/** 8-byte little-endian header length that fits the file, followed by a JSON object. */
+function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10 || bytes[8] !== 0x7b) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  return headerLength <= bytes.length - 8;
+}
+
 /** Reads a weight file from disk (Node) or from bytes, whatever its format. */
 export async function readWeights(source: string | Uint8Array, name?: string): Promise<TensorMap> {
   if (typeof source !== 'string') return parseWeights(source, name);
@@ -29,7 +37,8 @@ export function parseWeights(bytes: Uint8Array, name = 'weights'): TensorMap {
     if (entries.length > 0 && entries.every((entry) => entry.endsWith('.npy'))) return readNpz(bytes, name);
     throw new WeightFormatError(`${name}: zip archive is neither a PyTorch checkpoint nor an .npz`);
   }
-  if (bytes[0] === PICKLE_PROTO) return readPytorch(bytes, name);
+  // A safetensors header length can begin with 0x80 too, so recognise its '{' before the pickle byte.
+  if (!looksLikeSafetensors(bytes) && bytes[0] === PICKLE_PROTO) return readPytorch(bytes, name);
   if (isNpy(bytes)) throw new WeightFormatError(`${name}: a lone .npy holds one unnamed array, not a set of weights; use readNpy`);
   return readSafetensors(bytes, name);
 }

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type TensorMap, WeightFormatError } from '../../engine/io/raw-tensor.ts';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../../engine/io/safetensors.ts';
+import { parseWeights } from '../../engine/io/load.ts';
 import { concat } from './fixtures.ts';
 
 function handMade(header: unknown, data: Uint8Array, declaredLength?: bigint): Uint8Array {
@@ -55,6 +56,17 @@ test('reads a file written by another implementation (unpadded header, keys in a
   const tensors = readSafetensors(bytes);
   assert.equal(Array.from(tensors.get('a')!.data as Float32Array), [1.5, -2]);
   assert.equal(Array.from(tensors.get('b')!.data as Uint8Array), [9]);
+});
+
+test('format sniffing: a header length whose first byte is 0x80 (the pickle PROTO byte) is still safetensors', () => {
+  // Pad the metadata until the header length's low byte is 0x80.
+  for (let pad = 0; pad < 300; pad++) {
+    const bytes = writeSafetensors(new Map([['w', { dtype: 'f32', shape: [2], data: Float32Array.of(1, 2) }]]), { note: 'x'.repeat(pad) });
+    if (bytes[0] !== 0x80) continue;
+    assert.equal(Array.from(parseWeights(bytes, 'sniff').get('w')!.data as Float32Array), [1, 2]);
+    return;
+  }
+  assert.unreachable('no padding produced a 0x80 first byte');
 });
 
 test('rejects a header length beyond the file or the 100 MB limit', () => {
