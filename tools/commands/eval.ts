@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +12,7 @@ import { argmaxRows } from '../../engine/eval/predict.ts';
 import { sanityChecks } from '../../engine/eval/sanity.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
+import type { Params } from '../../engine/nn/params.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import type { Engine } from '../../engine/runtime.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
@@ -19,7 +21,7 @@ import { deviceOptions, engineFrom } from './options.ts';
 import { purifyOptionsFrom } from './purify-options.ts';
 
 export const summary =
-  'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--json F] [--md F] [--grid F.png] | eval --merge A.json,B.json --md F';
+  'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--json F] [--md F] [--grid F.png] | eval --merge A.json,B.json [--notes N.md] --md F';
 
 const DEFENSES = ['none', 'diffpure', 'gdmp', 'agdm'] as const;
 
@@ -76,12 +78,13 @@ export async function run(argv: string[]): Promise<void> {
       grid: { type: 'string' },
       title: { type: 'string', default: 'MNIST robustness under adaptive attacks' },
       merge: { type: 'string' },
+      notes: { type: 'string' },
     },
   });
   if (values.merge) {
     const runs = values.merge.split(',').flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]);
     if (values.json) write(values.json, JSON.stringify(runs, null, 2) + '\n');
-    const md = renderReport(runs, values.title);
+    const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
     if (values.md) write(values.md, md + '\n');
     else console.log(md);
     return;
@@ -119,7 +122,11 @@ export async function run(argv: string[]): Promise<void> {
     dataset: values.data,
     n,
     seeds,
-    models: { classifier: classifier.name, denoiser: denoiser?.name ?? values.denoiser, guidance: guide?.name ?? values.guidance },
+    models: {
+      classifier: `${classifier.name} (${await fingerprint(classifier.params)})`,
+      denoiser: denoiser ? `${denoiser.name} (${await fingerprint(denoiser.params)})` : values.denoiser,
+      guidance: guide ? `${guide.name} (${await fingerprint(guide.params)})` : values.guidance,
+    },
     threat: { norm, eps },
     defenses: [],
   };
@@ -159,6 +166,13 @@ export async function run(argv: string[]): Promise<void> {
   console.log(renderReport([{ ...report, rows: reportRows(report) }], values.title));
   if (values.json) console.error(`results written to ${values.json}`);
   engine.destroy();
+}
+
+/** sha256 of the parameter values, so a report names the exact weights it measured. */
+async function fingerprint(params: Params): Promise<string> {
+  const hash = createHash('sha256');
+  for (const [name, t] of await params.toTensorMap()) hash.update(name).update(t.data as Float32Array);
+  return `sha256 ${hash.digest('hex').slice(0, 12)}`;
 }
 
 function pipelineFor(name: DefenseName, classifier: Classifier, denoiser: Denoiser | null, guide: Classifier | undefined, values: Record<string, string | boolean | undefined>): Pipeline {

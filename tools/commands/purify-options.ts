@@ -18,7 +18,7 @@ export const purifyFlags = {
 } as const;
 
 /** Default guidance scales per method, chosen by measurement (README, "Choosing the defaults"). */
-export const DEFAULT_SCALE: Record<Method, number> = { diffpure: 0, gdmp: 1, agdm: 1000 };
+export const DEFAULT_SCALE: Record<Method, number> = { diffpure: 0, gdmp: 2, agdm: 300 };
 
 export function purifyOptionsFrom(v: Record<string, string | boolean | undefined>, method = String(v.method)): PurifyOptions {
   if (!['diffpure', 'gdmp', 'agdm'].includes(method)) throw new Error(`unknown method "${method}" (diffpure, gdmp or agdm)`);
