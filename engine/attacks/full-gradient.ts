@@ -167,7 +167,7 @@ export async function traceChain(denoiser: Denoiser, images: Tensor, opts: Purif
       await engine.sync();
     }
     owned.push(x);
-    const purified = engine.keep(clamp(affine(x, plan.toUnit.a, plan.toUnit.b), 0, 1));
+    const purified = engine.keep(engine.scope(() => clamp(affine(x, plan.toUnit.a, plan.toUnit.b), 0, 1)));
     owned.push(purified);
     return { plan, x0, states, guidance, final: x, purified, dispose: () => owned.forEach((t) => t.dispose()) };
   } catch (err) {

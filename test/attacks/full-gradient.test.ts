@@ -64,7 +64,9 @@ test('full gradient through the purifier matches finite differences (fixed noise
     const options = chain.method === 'agdm' ? { ...chain, agdm: { ...chain.agdm, classWeight: 0 } } : chain;
     const p: DefendedPipeline = { classifier, defense: defense(options) };
     const sample = fullGradientSample(p, labels, 'ce');
+    const live = engine.stats().liveTensors;
     const r = await sample(x, draw);
+    assert.is(engine.stats().liveTensors, live + 1, `${name}: a gradient sample leaks tensors`);
     const grad = await r.grad.read();
     r.grad.dispose();
     const lossAt = async (v: Float32Array) => {

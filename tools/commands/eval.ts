@@ -138,6 +138,8 @@ export async function run(argv: string[]): Promise<void> {
   };
   for (const name of defenses) {
     const pipeline = pipelineFor(name, classifier, denoiser, guide, values);
+    // Labels repeat across defences; each defence's bars start afresh.
+    bars.clear();
     console.error(`\n== ${name}: ${attackNames.join(', ')} on ${n} images × ${seeds.length} seed(s)`);
     const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, examples: Number(values.examples), onProgress });
     results.push(result);
