@@ -57,6 +57,16 @@ export function reportRows(r: Omit<EvalReport, 'rows'>): ReportRow[] {
 
 const pct = (s: { mean: number; std: number; perSeed: number[] }) => `${(100 * s.mean).toFixed(1)}${s.perSeed.length > 1 ? ` ± ${(100 * s.std).toFixed(1)}` : ''} %`;
 
+/** Column headings: the attack and, for adaptive ones, its gradient. */
+const HEADINGS: Record<string, string> = {
+  'fgsm': 'FGSM (full grad.)',
+  'pgd': 'PGD (full grad.)',
+  'pgd-eot': 'PGD-EOT (full grad.)',
+  'bpda-eot': 'BPDA-EOT',
+  'apgd-ce': 'APGD-CE (full grad., rand)',
+  'apgd-dlr': 'APGD-DLR (full grad., rand)',
+};
+
 const ESTIMATORS: Record<string, string> = {
   full: 'full gradient through the purifier',
   bpda: 'BPDA (identity backward through the purifier)',
@@ -86,7 +96,7 @@ function threatSection(runs: EvalReport[]): string {
   const attackNames = [...new Set(defenses.flatMap((d) => d.attacks.map((a) => a.attack)))];
   const lines: string[] = [];
   lines.push(`## ${norm === 'linf' ? 'L∞' : 'L2'}, ε = ${eps}`, '');
-  lines.push(`| defence | purification | clean | ${attackNames.join(' | ')} | worst case |`);
+  lines.push(`| defence | purification | clean | ${attackNames.map((a) => HEADINGS[a] ?? a).join(' | ')} | worst case |`);
   lines.push(`|---|---|---|${attackNames.map(() => '---|').join('')}---|`);
   for (const d of defenses) {
     const cells = attackNames.map((name) => {
