@@ -6,6 +6,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void
   train: () => import('./commands/train.ts'),
   run: () => import('./commands/run.ts'),
   demo: () => import('./commands/demo.ts'),
+  sample: () => import('./commands/sample.ts'),
   'serve-demo': () => import('./commands/serve-demo.ts'),
   eval: () => import('./commands/eval.ts'),
 };
