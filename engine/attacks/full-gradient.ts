@@ -14,8 +14,8 @@
 //    cannot nest and the exact term needs the Hessian–vector product of c_φ; so is the reference
 //    c_φ(x′) (target and labels ŷ). ∂L/∂x_t still flows through the ε-model and the step update;
 //    only the guidance's own dependence on x_t and x′ is dropped.
-// The chain mirrors purify() (purifier.ts) op for op, with the same noise keys; a test checks that
-// both produce the same images.
+// The chain runs purify()'s plan (purify/chain-plan.ts) with the same step ops and noise keys; a
+// test checks that both produce the same images.
 import { valueAndGrad } from '../autograd.ts';
 import type { Classifier, Denoiser } from '../models/types.ts';
 import { add, affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
