@@ -13,6 +13,7 @@ import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { ascentDirection } from '../attacks/pgd.ts';
 import { projectLinf } from '../attacks/project.ts';
+import { randomShiftBatch } from '../data/augment.ts';
 import { Optimizer, type OptimizerConfig } from './optimizer.ts';
 
 export interface TradesConfig {
@@ -33,6 +34,8 @@ export interface TrainConfig {
   /** Train on the first N training images only. */
   limit?: number;
   trades?: TradesConfig;
+  /** Random translation of every training image by up to this many pixels (0 or absent: none). */
+  shift?: number;
 }
 
 export interface TrainProgress {
@@ -89,6 +92,8 @@ function tradesAdversary(model: Classifier, x: Tensor, t: TradesConfig, seed: nu
 export class Trainer {
   readonly optimizer: Optimizer;
   state: TrainState = { epoch: 0, step: 0 };
+  /** Epoch a resumed run started from (0 for a fresh run). */
+  resumedAtEpoch = 0;
 
   constructor(private engine: Engine, private model: Classifier, private cfg: TrainConfig) {
     if (cfg.trades?.divergence === 'latent-mse' && !model.features) throw new Error(`${model.name} exposes no features for latent-MSE TRADES`);
@@ -130,6 +135,7 @@ export class Trainer {
         const idx = order.subarray(b * cfg.batch, Math.min((b + 1) * cfg.batch, n));
         idx.forEach((src, i) => batchImages.set(data.images.subarray(src * per, (src + 1) * per), i * per));
         const labels = Array.from(idx, (src) => data.labels[src]);
+        randomShiftBatch(batchImages, idx.length, data.channels, data.height, data.width, cfg.shift ?? 0, cfg.seed * 1_000_003 + this.state.step);
         const loss = await engine.scopeAsync(async () => {
           const x = fromArray(engine, batchImages.subarray(0, idx.length * per), [idx.length, data.channels, data.height, data.width], 'batch');
           return this.trainStep(x, labels, (epoch * stepsPerEpoch + b) / (cfg.epochs * stepsPerEpoch));
@@ -168,6 +174,7 @@ export class Trainer {
     }
     this.optimizer.restore(tensors);
     this.state = { epoch: Number(meta.epoch), step: Number(meta.step) };
+    this.resumedAtEpoch = this.state.epoch;
     return true;
   }
 }

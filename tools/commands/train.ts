@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { writeSafetensors } from '../../engine/io/safetensors.ts';
@@ -10,7 +11,7 @@ import { Trainer, type TrainConfig } from '../../engine/train/trainer.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 
-export const summary = 'train classifier|guidance [--epochs N] [--limit N] [--out FILE] [--resume] [--trades-beta B] [--eps E] [--pgd-steps K]';
+export const summary = 'train classifier|guidance [--epochs N] [--limit N] [--out FILE] [--resume] [--optimizer adam|adamw|sgd] [--weight-decay W] [--shift PX] [--trades-beta B] [--eps E] [--pgd-steps K]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -21,8 +22,10 @@ export async function run(argv: string[]): Promise<void> {
       data: { type: 'string', default: 'mnist' },
       epochs: { type: 'string' },
       batch: { type: 'string', default: '128' },
-      lr: { type: 'string', default: '1e-3' },
-      'weight-decay': { type: 'string', default: '0' },
+      lr: { type: 'string' },
+      optimizer: { type: 'string' },
+      'weight-decay': { type: 'string' },
+      shift: { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string' },
@@ -43,10 +46,14 @@ export async function run(argv: string[]): Promise<void> {
   const out = values.out ?? `weights/${name}.safetensors`;
   const eps = Number(values.eps);
   const pgdSteps = Number(values['pgd-steps']);
+  // The classifier's defaults reproduce the shipped mnist-cnn (see its model card).
+  const optimizerKind = values.optimizer ?? (guidance ? 'adam' : 'adamw');
+  if (optimizerKind !== 'adam' && optimizerKind !== 'adamw' && optimizerKind !== 'sgd') throw new Error(`--optimizer must be adam, adamw or sgd, not ${optimizerKind}`);
   const cfg: TrainConfig = {
-    epochs: Number(values.epochs ?? (guidance ? 4 : 3)),
+    epochs: Number(values.epochs ?? 4),
     batch: Number(values.batch),
-    optimizer: { kind: 'adam', lr: Number(values.lr), weightDecay: Number(values['weight-decay']) },
+    optimizer: { kind: optimizerKind, lr: Number(values.lr ?? (guidance ? 1e-3 : 2e-3)), weightDecay: Number(values['weight-decay'] ?? (guidance ? 0 : 0.05)) },
+    shift: Number(values.shift ?? (guidance ? 0 : 2)),
     schedule: 'cosine',
     seed: Number(values.seed),
     limit: values.limit ? Number(values.limit) : undefined,
@@ -66,6 +73,7 @@ export async function run(argv: string[]): Promise<void> {
   const started = performance.now();
   let bar: ProgressBar | null = null;
   const metrics: Record<string, number> = {};
+  const epochAccuracies: number[] = [];
   await trainer.run(train, {
     checkpoint,
     onProgress: (p) => {
@@ -76,6 +84,7 @@ export async function run(argv: string[]): Promise<void> {
     afterEpoch: async (epoch) => {
       const clean = accuracy(await predictAll(engine, model, test.images, test.n), test.labels);
       metrics.cleanAccuracy = clean;
+      epochAccuracies.push(clean);
       console.error(`epoch ${epoch}: clean test accuracy ${(100 * clean).toFixed(2)} % (${test.n} images)`);
     },
   });
@@ -87,15 +96,21 @@ export async function run(argv: string[]): Promise<void> {
     console.error(`PGD-${steps} (L∞ ε=0.3, α=0.01, random start) accuracy on ${evalN} test images: ${(100 * robust).toFixed(1)} %`);
   }
   const weights = await model.params.toTensorMap();
-  const meta = { model: name, architecture: JSON.stringify(modelCfg), training: JSON.stringify(cfg), trained_seconds: seconds.toFixed(0), metrics: JSON.stringify(metrics), adapter: engine.gpu.adapterName };
+  const meta = { model: name, architecture: JSON.stringify(modelCfg), training: JSON.stringify(cfg), trained_seconds: seconds.toFixed(0), metrics: JSON.stringify(metrics), epoch_accuracies: JSON.stringify(epochAccuracies), adapter: engine.gpu.adapterName };
   writeFileSync(out, writeSafetensors(weights, meta));
-  writeFileSync(out.replace(/\.safetensors$/, '.md'), modelCard(name, modelCfg, cfg, seconds, metrics, engine.gpu.adapterName, test.n, evalN));
+  const resumed = trainer.resumedAtEpoch > 0 ? ` (resumed at epoch ${trainer.resumedAtEpoch}; earlier epochs' time not counted)` : '';
+  writeFileSync(out.replace(/\.safetensors$/, '.md'), modelCard(name, modelCfg, cfg, { seconds, resumed, metrics, epochAccuracies, adapter: engine.gpu.adapterName, testN: test.n, evalN }));
   console.log(`wrote ${out} and its model card (${formatTime(seconds)} of training)`);
   engine.destroy();
 }
 
-function modelCard(name: string, arch: object, cfg: TrainConfig, seconds: number, metrics: Record<string, number>, adapter: string, testN: number, evalN: number): string {
+interface CardFacts { seconds: number; resumed: string; metrics: Record<string, number>; epochAccuracies: number[]; adapter: string; testN: number; evalN: number }
+
+function modelCard(name: string, arch: object, cfg: TrainConfig, f: CardFacts): string {
   const pct = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)} %`);
+  const training = cfg.trades
+    ? `TRADES (Zhang et al. 2019): loss = CE(f(x), y) + β·${cfg.trades.divergence === 'kl' ? 'KL(f(x) ‖ f(x′))' : '‖h(x) − h(x′)‖²'}, x′ from ${cfg.trades.steps}-step PGD (L∞ ε = ${cfg.trades.eps}, α = ${cfg.trades.stepSize.toFixed(3)})`
+    : `Plain cross-entropy training${cfg.shift ? `, every image shifted by a random whole-pixel offset in [−${cfg.shift}, ${cfg.shift}]²` : ''}.`;
   return `# ${name}
 
 Trained by purify-gpu's own engine (\`purify train ${cfg.trades ? 'guidance' : 'classifier'}\`) on the MNIST training set
@@ -103,13 +118,14 @@ Trained by purify-gpu's own engine (\`purify train ${cfg.trades ? 'guidance' : '
 
 - Architecture (engine/models/small-cnn.ts): \`${JSON.stringify(arch)}\`
 - Training: \`${JSON.stringify(cfg)}\`
-- ${cfg.trades ? `TRADES (Zhang et al. 2019): loss = CE(f(x), y) + β·${cfg.trades.divergence === 'kl' ? 'KL(f(x) ‖ f(x′))' : '‖h(x) − h(x′)‖²'}, x′ from ${cfg.trades.steps}-step PGD (L∞ ε = ${cfg.trades.eps}, α = ${cfg.trades.stepSize.toFixed(3)})` : 'Plain cross-entropy training.'}
-- Time: ${formatTime(seconds)} on ${adapter} (2 CPU cores)
+- ${training}
+- Clean test accuracy after each epoch: ${f.epochAccuracies.map((a) => (100 * a).toFixed(2)).join(', ')} %.
+- Time: ${formatTime(f.seconds)}${f.resumed} on ${f.adapter} (${cpus().length} CPU cores)
 
 | metric | value |
 |---|---|
-| clean accuracy (${testN} MNIST test images) | ${pct(metrics.cleanAccuracy)} |
-| PGD-10 accuracy (L∞ ε = 0.3, α = 0.01, random start; first ${evalN} test images) | ${pct(metrics.pgd10Accuracy)} |
-| PGD-40 accuracy (same, 40 steps) | ${pct(metrics.pgd40Accuracy)} |
+| clean accuracy (${f.testN} MNIST test images) | ${pct(f.metrics.cleanAccuracy)} |
+| PGD-10 accuracy (L∞ ε = 0.3, α = 0.01, random start; first ${f.evalN} test images) | ${pct(f.metrics.pgd10Accuracy)} |
+| PGD-40 accuracy (same, 40 steps) | ${pct(f.metrics.pgd40Accuracy)} |
 `;
 }
