@@ -7,6 +7,7 @@ import { lossGradient } from '../../engine/attacks/objectives.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
+import { fingerprint } from '../../engine/nn/fingerprint.ts';
 import { fromArray, labelTensor } from '../../engine/ops/index.ts';
 import { purifyAndClassify } from '../../engine/purify/defended.ts';
 import type { Method } from '../../engine/purify/purifier.ts';
@@ -14,7 +15,7 @@ import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyFlags, purifyOptionsFrom } from './purify-options.ts';
 
-export const summary = 'demo [--n N] [--methods agdm,diffpure] [--json FILE] [--grid FILE]: attack MNIST with PGD, purify, compare';
+export const summary = 'demo [--n N] [--methods agdm,diffpure] [--json FILE] [--grid FILE] [--grid-n N]: attack MNIST with PGD, purify, compare';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,9 +30,11 @@ export async function run(argv: string[]): Promise<void> {
       'attack-steps': { type: 'string', default: '40' },
       json: { type: 'string' },
       grid: { type: 'string', default: 'demo-out/demo-grid.png' },
+      'grid-n': { type: 'string', default: '16' },
     },
   });
   const n = Number(values.n);
+  const gridN = Math.min(n, Number(values['grid-n']));
   const eps = Number(values.eps);
   const attackSteps = Number(values['attack-steps']);
   const methods = values.methods.split(',') as Method[];
@@ -43,6 +46,11 @@ export async function run(argv: string[]): Promise<void> {
   const [c, h, w] = denoiser.imageShape;
   const labels = Array.from(data.labels);
   const correct = (pred: number[]) => pred.filter((p, i) => p === labels[i]).length / n;
+  // The grid shows the first gridN images: enough to see what purification does, small enough to look at.
+  const gridRow = (label: string, images: Float32Array, predictions: number[]): GridRow => ({
+    label, images: images.subarray(0, gridN * c * h * w), n: gridN, c, h, w,
+    captions: predictions.slice(0, gridN).map(String), correct: predictions.slice(0, gridN).map((p, i) => p === labels[i]),
+  });
 
   const x = engine.keep(fromArray(engine, data.images, [n, c, h, w], 'mnist'));
   const clean = argmaxRows(await engine.scopeAsync(() => classifier.logits(x).read()), classifier.classes);
@@ -54,8 +62,8 @@ export async function run(argv: string[]): Promise<void> {
 
   const rows: Record<string, unknown>[] = [{ method: 'none', clean: correct(clean), attacked: correct(attacked), msPerImage: 0 }];
   const grid: GridRow[] = [
-    { label: 'clean', images: data.images, n, c, h, w, captions: clean.map(String), correct: clean.map((p, i) => p === labels[i]) },
-    { label: 'pgd', images: advPixels, n, c, h, w, captions: attacked.map(String), correct: attacked.map((p, i) => p === labels[i]) },
+    gridRow('clean', data.images, clean),
+    gridRow('pgd', advPixels, attacked),
   ];
   for (const method of methods) {
     const opts = purifyOptionsFrom(values, method);
@@ -72,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
       if (name === 'attacked') purifiedAdv = r.purified;
     }
     rows.push({ method, clean: correct(results.clean), attacked: correct(results.attacked), msPerImage: (1000 * seconds) / (2 * n), options: opts });
-    grid.push({ label: method, images: purifiedAdv, n, c, h, w, captions: results.attacked.map(String), correct: results.attacked.map((p, i) => p === labels[i]) });
+    grid.push(gridRow(method, purifiedAdv, results.attacked));
   }
   console.log(`\n${n} MNIST test images, ${classifier.name} attacked by PGD-${attackSteps} (L∞ ε=${eps}) on the bare classifier, on ${engine.gpu.adapterName}\n`);
   console.log('| defence | clean accuracy | attacked accuracy | time / image |\n|---|---|---|---|');
@@ -81,7 +89,13 @@ export async function run(argv: string[]): Promise<void> {
   writeFileSync(values.grid, imageGrid(grid));
   console.log(`\ngrid (clean, attacked, purified attacked) written to ${values.grid}`);
   if (values.json) {
-    writeFileSync(values.json, JSON.stringify({ n, eps, attackSteps, adapter: engine.gpu.adapterName, rows }, null, 2) + '\n');
+    const models = {
+      classifier: `${classifier.name} (${await fingerprint(classifier.params)})`,
+      denoiser: `${denoiser.name} (${await fingerprint(denoiser.params)})`,
+      guidance: guide ? `${guide.name} (${await fingerprint(guide.params)})` : null,
+    };
+    const command = `purify demo ${argv.join(' ')}`;
+    writeFileSync(values.json, JSON.stringify({ command, date: new Date().toISOString().slice(0, 10), n, eps, attackSteps, adapter: engine.gpu.adapterName, models, rows }, null, 2) + '\n');
     console.log(`results written to ${values.json}`);
   }
   engine.destroy();

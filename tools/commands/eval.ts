@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +11,7 @@ import { argmaxRows } from '../../engine/eval/predict.ts';
 import { sanityChecks } from '../../engine/eval/sanity.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
-import type { Params } from '../../engine/nn/params.ts';
+import { fingerprint } from '../../engine/nn/fingerprint.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import type { Engine } from '../../engine/runtime.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
@@ -168,13 +167,6 @@ export async function run(argv: string[]): Promise<void> {
   console.log(renderReport([{ ...report, rows: reportRows(report) }], values.title));
   if (values.json) console.error(`results written to ${values.json}`);
   engine.destroy();
-}
-
-/** sha256 of the parameter values, so a report names the exact weights it measured. */
-async function fingerprint(params: Params): Promise<string> {
-  const hash = createHash('sha256');
-  for (const [name, t] of await params.toTensorMap()) hash.update(name).update(t.data as Float32Array);
-  return `sha256 ${hash.digest('hex').slice(0, 12)}`;
 }
 
 function pipelineFor(name: DefenseName, classifier: Classifier, denoiser: Denoiser | null, guide: Classifier | undefined, values: Record<string, string | boolean | undefined>): Pipeline {
