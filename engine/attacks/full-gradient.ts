@@ -8,39 +8,41 @@
 //
 // What is exact and what is a stop-gradient:
 //  - diffpure: exact.
-//  - gdmp: exact. g = x′_t − x_t is linear in x_t and in the input x′ (x′_t = √ᾱ_t·x′ + √(1−ᾱ_t)·ε_t),
-//    and both paths are differentiated.
-//  - agdm: g = ∇G(c_φ(x_t)) is held constant in each step (stop-gradient), because valueAndGrad
-//    cannot nest and the exact term needs the Hessian–vector product of c_φ; so is the reference
-//    c_φ(x′) (target and labels ŷ). ∂L/∂x_t still flows through the ε-model and the step update;
-//    only the guidance's own dependence on x_t and x′ is dropped.
+//  - gdmp, mse: exact. g = x′_t − x_t is linear in x_t and in the input x′
+//    (x′_t = √ᾱ_t·x′ + √(1−ᾱ_t)·ε_t), and both paths are differentiated.
+//  - gdmp, ssim: g = ∇SSIM(x_t, x′_t) is held constant in each step (stop-gradient), because
+//    valueAndGrad cannot nest and the exact term needs SSIM's Hessian–vector product; its
+//    dependence on x_t and on the input x′ (through x′_t) is dropped.
+//  - agdm: g = ∇G(c_φ(x_t)) is held constant in each step (stop-gradient) for the same reason (the
+//    exact term needs the Hessian–vector product of c_φ); so is the reference c_φ(x′) (target and
+//    labels ŷ).
+// Where g is held, ∂L/∂x_t still flows through the ε-model and the step update; only the
+// guidance's own dependence on x_t and x′ is dropped.
 // The chain runs purify()'s plan (purify/chain-plan.ts) with the same step ops and noise keys; a
 // test checks that both produce the same images.
 import { valueAndGrad } from '../autograd.ts';
 import type { Classifier, Denoiser } from '../models/types.ts';
 import { add, affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
-import { agdmGradient, agdmReference, gdmpGradient, type AgdmReference } from '../purify/guidance.ts';
-import { chainPlan, STREAMS_PER_REPEAT, type ChainPlan } from '../purify/chain-plan.ts';
-import type { PurifyOptions } from '../purify/purifier.ts';
+import { agdmReference, gdmpGradient, type AgdmReference } from '../purify/guidance.ts';
+import { chainPlan, rediffusedInput, type ChainPlan } from '../purify/chain-plan.ts';
+import { stepGuidance, type PurifyOptions } from '../purify/purifier.ts';
 import type { Tensor } from '../tensor.ts';
 import type { SampleGradient } from './eot.ts';
 import { lossThroughLogits, type LogitLoss } from './objectives.ts';
 import type { DefendedPipeline } from './pipeline.ts';
 
+/** Whether the chain's guidance is built inside each step's tape (exact) rather than held constant. */
+const guidanceOnTape = (plan: ChainPlan) => plan.method === 'gdmp' && plan.gdmpDistance === 'mse';
 
 /**
- * Step i of the chain from x_t. `eps` is ε̂(x_t); `agdmGuidance` AGDM's g, computed by the caller
- * (a constant here). GDMP's g is built inside from x₀, so a tape sees its dependence on x_t and x₀.
+ * Step i of the chain from x_t. `eps` is ε̂(x_t); `heldGuidance` the step's g where it is held
+ * constant, computed by the caller. GDMP-MSE's g is built inside from x₀, so a tape sees its
+ * dependence on x_t and x₀.
  */
-function reverseStep(plan: ChainPlan, i: number, x: Tensor, x0: Tensor, eps: Tensor, agdmGuidance?: Tensor): Tensor {
+function reverseStep(plan: ChainPlan, i: number, x: Tensor, x0: Tensor, eps: Tensor, heldGuidance?: Tensor): Tensor {
   const step = plan.steps[i];
-  const engine = x.engine;
-  let g = agdmGuidance;
-  if (plan.method === 'gdmp' && step.guided) {
-    const reference = { ...plan.diffuse, B: step.sqrtAlphaBar, C: step.sqrtOneMinusAlphaBar };
-    g = gdmpGradient(x, diffusionStep(x0, randomNormal(engine, x.shape, plan.key(STREAMS_PER_REPEAT / 2 + step.t)), reference));
-  }
-  const z = step.noisy ? randomNormal(engine, x.shape, plan.key(1 + step.t)) : undefined;
+  const g = heldGuidance ?? (guidanceOnTape(plan) && step.guided ? gdmpGradient(x, rediffusedInput(plan, step, x0), 'mse') : undefined);
+  const z = step.noisy ? randomNormal(x.engine, x.shape, plan.key(1 + step.t)) : undefined;
   return diffusionStep(x, eps, step.coefficients, g, z);
 }
 
@@ -51,7 +53,7 @@ export interface ChainTrace {
   x0: Tensor;
   /** The input x_t of every step. */
   states: Tensor[];
-  /** AGDM's guidance of every step (undefined elsewhere). */
+  /** Every step's guidance where it is held constant (undefined elsewhere). */
   guidance: (Tensor | undefined)[];
   /** The chain's last state, before mapping back to [0, 1]. */
   final: Tensor;
@@ -83,11 +85,8 @@ export async function traceChain(denoiser: Denoiser, images: Tensor, opts: Purif
       owned.push(x);
       const { next, g } = engine.scope(() => {
         const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
-        const so = step.sqrtOneMinusAlphaBar;
-        const g =
-          plan.method === 'agdm' && step.guided
-            ? agdmGradient(guide!, x, ref!, plan.agdm, plan.toUnit, { slope: 1 / step.sqrtAlphaBar, offset: scale(eps, -so / step.sqrtAlphaBar) })
-            : undefined;
+        // Computed outside any tape; the backward pass holds it constant.
+        const g = guidanceOnTape(plan) ? undefined : stepGuidance(plan, step, x, x0, eps, guide, ref);
         return { next: reverseStep(plan, i, x, x0, eps, g), g };
       });
       if (g) owned.push(engine.keep(g));
@@ -110,7 +109,7 @@ export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal:
   const { plan, x0, states } = trace;
   const engine = x0.engine;
   const n = x0.shape[0];
-  const exactInX0 = plan.method === 'gdmp';
+  const exactInX0 = guidanceOnTape(plan);
   // Copied: the loop disposes each gradient it replaces, and gradFinal belongs to the caller.
   let grad = engine.keep(affine(gradFinal, 1, 0));
   let gradX0: Tensor | undefined;

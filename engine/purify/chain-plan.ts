@@ -1,11 +1,14 @@
 // The reverse chain a purification runs, precomputed from its options in float64: which steps,
 // each step's coefficients (DDPM or DDIM), guidance scale and noise keys. purify() executes it;
-// the full-gradient attack re-executes it step by step under autograd.
+// the full-gradient attack re-executes it step by step under autograd, so whatever both must draw
+// identically (the noise streams, GDMP's x′_t) is defined here once.
 import { ddimCoefficients, ddpmCoefficients, stepSubset } from '../diffusion/schedule.ts';
 import type { Denoiser } from '../models/types.ts';
 import type { StepCoefficients } from '../ops/diffusion-step.ts';
+import { diffusionStep, randomNormal } from '../ops/index.ts';
 import type { NoiseKey } from '../ops/random.ts';
-import { AGDM_DEFAULTS, type AgdmOptions } from './guidance.ts';
+import type { Tensor } from '../tensor.ts';
+import { AGDM_DEFAULTS, type AgdmOptions, type GdmpDistance } from './guidance.ts';
 import type { Method, PurifyOptions } from './purifier.ts';
 
 /** Noise layout: stream 0 diffuses the input, 1 + t is step t's z, half + t GDMP's x′_t. */
@@ -32,6 +35,7 @@ export interface ChainPlan {
   toModel: { a: number; b: number };
   toUnit: { a: number; b: number };
   agdm: AgdmOptions;
+  gdmpDistance: GdmpDistance;
   key(stream: number): NoiseKey;
 }
 
@@ -74,6 +78,13 @@ export function chainPlan(denoiser: Denoiser, opts: PurifyOptions): ChainPlan {
     toModel,
     toUnit: { a: 1 / toModel.a, b: -toModel.b / toModel.a },
     agdm: { ...AGDM_DEFAULTS, ...opts.agdm },
+    gdmpDistance: opts.gdmpDistance ?? 'mse',
     key: (stream) => ({ seed: opts.seed, stream: base + stream, firstRow: opts.firstIndex ?? 0 }),
   };
+}
+
+/** GDMP's x′_t: the model-space input x₀ freshly diffused to the step's t, with that step's own noise stream. */
+export function rediffusedInput(plan: ChainPlan, step: ChainStep, x0: Tensor): Tensor {
+  const noise = randomNormal(x0.engine, x0.shape, plan.key(STREAMS_PER_REPEAT / 2 + step.t));
+  return diffusionStep(x0, noise, { ...plan.diffuse, B: step.sqrtAlphaBar, C: step.sqrtOneMinusAlphaBar });
 }

@@ -1,7 +1,10 @@
 // Guidance gradients g = ∇ₓ G(x_t) added to each reverse step as s·Σ_t·g.
 //  agdm (Lin et al., arXiv 2403.16067): G = w_class·log softmax(c_φ(u))_ŷ − w_latent·‖h(u) − h(x′)‖²,
 //     u = x_t (or the x̂₀ estimate) mapped to [0, 1], ŷ = argmax c_φ(x′), h = logits or features.
-//  gdmp (Wang et al. 2022): G = −½‖x_t − x′_t‖², x′_t a fresh forward diffusion of the input to t.
+//  gdmp (Wang et al. 2022) pulls x_t toward x′_t, a fresh forward diffusion of the input to t, by one
+//     of the paper's two distances: 'mse', G = −½‖x_t − x′_t‖², whose gradient x′_t − x_t is closed
+//     form and linear (so an attack's tape differentiates it exactly); or 'ssim', G = SSIM(x_t, x′_t)
+//     (purify/ssim.ts), which needs a tape of its own and so cannot itself be differentiated again.
 // Every G is a sum of per-image terms, so each image's gradient is independent of the batch size
 // (GDMP's reference code averages over the batch, which weakens guidance as the batch grows).
 import { valueAndGrad } from '../autograd.ts';
@@ -10,6 +13,7 @@ import { gatherColumns } from '../ops/losses.ts';
 import { logSoftmax } from '../ops/softmax.ts';
 import type { Classifier } from '../models/types.ts';
 import type { Tensor } from '../tensor.ts';
+import { ssimPerImage } from './ssim.ts';
 
 export interface AgdmOptions {
   /** Weight of the class term log softmax(c_φ)_ŷ. */
@@ -86,7 +90,14 @@ export function agdmGradient(
   return grads[0];
 }
 
-/** ∇ₓ of −½‖x_t − x′_t‖² = x′_t − x_t (closed form; no tape needed). */
-export function gdmpGradient(xt: Tensor, diffusedInput: Tensor): Tensor {
-  return sub(diffusedInput, xt);
+export const GDMP_DISTANCES = ['mse', 'ssim'] as const;
+export type GdmpDistance = (typeof GDMP_DISTANCES)[number];
+
+/**
+ * ∇ₓ G for GDMP at x_t toward the re-diffused input x′_t. 'mse': x′_t − x_t. 'ssim': the gradient of
+ * Σ_n mean SSIM(x_t[n], x′_t[n]), through valueAndGrad, so never call it under another tape.
+ */
+export function gdmpGradient(xt: Tensor, diffusedInput: Tensor, distance: GdmpDistance): Tensor {
+  if (distance === 'mse') return sub(diffusedInput, xt);
+  return valueAndGrad(xt.engine, () => sum(ssimPerImage(xt, diffusedInput)), [xt]).grads[0];
 }

@@ -1,12 +1,15 @@
 // Diffusion purification: diffuse the input to t*, run the reverse chain of a frozen ε-model back
-// to 0 — unguided (DiffPure), guided toward the input's pixels (GDMP) or by an adversarially
-// trained auxiliary classifier (AGDM) — and return images in [0, 1].
+// to 0 — unguided (DiffPure), guided toward the input (GDMP, by pixel MSE or SSIM to a re-diffused
+// copy) or by an adversarially trained auxiliary classifier (AGDM) — and return images in [0, 1].
+// GDMP offers both of its paper's distances because they pull differently: MSE penalises every
+// pixel's difference alike, SSIM compares local means, contrasts and correlations, so it weighs a
+// change by how much it alters the input's local structure.
 import type { VarianceType } from '../diffusion/schedule.ts';
 import { affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
 import type { Classifier, Denoiser } from '../models/types.ts';
 import type { Tensor } from '../tensor.ts';
-import { chainPlan, STREAMS_PER_REPEAT } from './chain-plan.ts';
-import { agdmGradient, agdmReference, gdmpGradient, type AgdmOptions } from './guidance.ts';
+import { chainPlan, rediffusedInput, type ChainPlan, type ChainStep } from './chain-plan.ts';
+import { agdmGradient, agdmReference, gdmpGradient, type AgdmOptions, type AgdmReference, type GdmpDistance } from './guidance.ts';
 
 export type Method = 'diffpure' | 'gdmp' | 'agdm';
 
@@ -29,12 +32,23 @@ export interface PurifyOptions {
   variance?: VarianceType;
   clipX0?: boolean;
   agdm?: Partial<AgdmOptions>;
+  /** GDMP's distance to the re-diffused input: 'mse' (default) or 'ssim'. */
+  gdmpDistance?: GdmpDistance;
   onStep?: (done: number, total: number) => void;
   /** Checked between steps: throw to stop (cancellation). */
   signal?: AbortSignal;
 }
 
 export const DEFAULT_TSTAR: Record<Method, number> = { diffpure: 100, gdmp: 100, agdm: 70 };
+
+/** A step's guidance g at x_t (undefined where the step is unguided); `eps` is ε̂(x_t), x₀ the model-space input. */
+export function stepGuidance(plan: ChainPlan, step: ChainStep, x: Tensor, x0: Tensor, eps: Tensor, guide?: Classifier, ref?: AgdmReference | null): Tensor | undefined {
+  if (!step.guided) return undefined;
+  if (plan.method === 'gdmp') return gdmpGradient(x, rediffusedInput(plan, step, x0), plan.gdmpDistance);
+  // x̂₀ = (x − so·ε)/sa: slope 1/sa, offset −so/sa·ε, with ε held constant.
+  const { sqrtAlphaBar: sa, sqrtOneMinusAlphaBar: so } = step;
+  return agdmGradient(guide!, x, ref!, plan.agdm, plan.toUnit, { slope: 1 / sa, offset: scale(eps, -so / sa) });
+}
 
 export async function purify(denoiser: Denoiser, images: Tensor, opts: PurifyOptions, guide?: Classifier): Promise<Tensor> {
   const engine = images.engine;
@@ -53,15 +67,7 @@ export async function purify(denoiser: Denoiser, images: Tensor, opts: PurifyOpt
       opts.signal?.throwIfAborted();
       const next = engine.scope(() => {
         const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
-        let g: Tensor | undefined;
-        if (step.guided && opts.method === 'gdmp') {
-          const rediffused = diffusionStep(x0, randomNormal(engine, images.shape, plan.key(STREAMS_PER_REPEAT / 2 + step.t)), { ...plan.diffuse, B: step.sqrtAlphaBar, C: step.sqrtOneMinusAlphaBar });
-          g = gdmpGradient(x, rediffused);
-        } else if (step.guided && opts.method === 'agdm') {
-          // x̂₀ = (x − so·ε)/sa: slope 1/sa, offset −so/sa·ε, with ε held constant.
-          const { sqrtAlphaBar: sa, sqrtOneMinusAlphaBar: so } = step;
-          g = agdmGradient(guide!, x, ref!, plan.agdm, plan.toUnit, { slope: 1 / sa, offset: scale(eps, -so / sa) });
-        }
+        const g = stepGuidance(plan, step, x, x0, eps, guide, ref);
         const z = step.noisy ? randomNormal(engine, images.shape, plan.key(1 + step.t)) : undefined;
         return diffusionStep(x, eps, step.coefficients, g, z);
       });

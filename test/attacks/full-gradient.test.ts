@@ -1,6 +1,6 @@
 // The checkpointed full gradient through a (tiny, real) purifier: its forward pass is purify()'s,
-// its gradient matches finite differences for DiffPure and GDMP (exact) and approximates them for
-// AGDM (guidance held constant); BPDA is the classifier's gradient at the purified image.
+// its gradient matches finite differences for DiffPure and GDMP-MSE (exact) and approximates them
+// for GDMP-SSIM and AGDM (guidance held constant); BPDA is the classifier's gradient at the purified image.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bpdaSample } from '../../engine/attacks/bpda.ts';
@@ -23,6 +23,9 @@ const CHAINS: [string, ChainOptions][] = [
   ['diffpure DDIM η=0.5, 3 of t*=5', { method: 'diffpure', tStar: 5, steps: 3, eta: 0.5 }],
   ['gdmp DDPM s=20', { method: 'gdmp', tStar: 5, scale: 20 }],
   ['gdmp DDIM η=0, 3 of t*=5, snr s=5', { method: 'gdmp', tStar: 5, steps: 3, scale: 5, scaleSchedule: 'snr' }],
+  // A per-image mean SSIM pulls each pixel far more weakly than MSE: s=200 moves the output about
+  // as much as MSE's s=20 does.
+  ['gdmp-ssim DDPM s=200', { method: 'gdmp', gdmpDistance: 'ssim', tStar: 5, scale: 200 }],
   ['agdm DDPM s=2', { method: 'agdm', tStar: 5, scale: 2 }],
   ['agdm DDIM, x̂₀ input, features', { method: 'agdm', tStar: 5, steps: 3, scale: 2, agdm: { input: 'x0hat', latent: 'features' } }],
 ];
@@ -74,9 +77,10 @@ test('full gradient through the purifier matches finite differences (fixed noise
       return logitLoss('ce', await classifier.logits(purified).read(), labels, 10).loss.reduce((a, b) => a + b, 0);
     };
     assertClose(`${name}: loss of the traced chain vs purify()`, [r.loss[0] + r.loss[1]], [await lossAt(images)], 1e-5);
-    // AGDM holds its guidance constant (stop-gradient): an approximation (errors of 1–25 % of ‖∇L‖
-    // seen on this tiny pipeline), so only a loose bound that a wrong chain gradient would still break.
-    const tol = options.method === 'agdm' ? 0.5 : 2e-3;
+    // AGDM and GDMP-SSIM hold their guidance constant (stop-gradient): an approximation (errors of
+    // 1–25 % of ‖∇L‖ seen for AGDM, 0.1–3 % for GDMP-SSIM on this tiny pipeline), so only a loose
+    // bound that a wrong chain gradient would still break.
+    const tol = options.method === 'agdm' ? 0.5 : options.gdmpDistance === 'ssim' ? 0.1 : 2e-3;
     for (let d = 0; d < 3; d++) await checkDirectional(`${name}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, tol);
   }
 });

@@ -1,4 +1,5 @@
 // Purification flags shared by run, demo and eval.
+import { GDMP_DISTANCES, type GdmpDistance } from '../../engine/purify/guidance.ts';
 import { DEFAULT_TSTAR, type Method, type PurifyOptions } from '../../engine/purify/purifier.ts';
 
 export const purifyFlags = {
@@ -13,6 +14,7 @@ export const purifyFlags = {
   'latent-weight': { type: 'string' },
   latent: { type: 'string' },
   'guide-input': { type: 'string' },
+  'gdmp-distance': { type: 'string', default: 'mse' },
   denoiser: { type: 'string', default: 'franfee-mnist' },
   guidance: { type: 'string', default: 'mnist-guidance' },
 } as const;
@@ -27,6 +29,8 @@ export function purifyOptionsFrom(v: Record<string, string | boolean | undefined
   for (const k of ['tstar', 'steps', 'scale', 'seed', 'repeats', 'class-weight', 'latent-weight']) {
     if (v[k] !== undefined && !Number.isFinite(Number(v[k]))) throw new Error(`--${k} must be a number, got "${v[k]}"`);
   }
+  const distance = String(v['gdmp-distance'] ?? 'mse');
+  if (!(GDMP_DISTANCES as readonly string[]).includes(distance)) throw new Error(`--gdmp-distance must be ${GDMP_DISTANCES.join(' or ')}, got "${distance}"`);
   return {
     method: m,
     tStar: num('tstar') ?? DEFAULT_TSTAR[m],
@@ -40,5 +44,6 @@ export function purifyOptionsFrom(v: Record<string, string | boolean | undefined
       ...(v.latent !== undefined && { latent: v.latent as 'logits' | 'features' }),
       ...(v['guide-input'] !== undefined && { input: v['guide-input'] as 'xt' | 'x0hat' }),
     },
+    ...(m === 'gdmp' && { gdmpDistance: distance as GdmpDistance }),
   };
 }
