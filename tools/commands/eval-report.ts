@@ -77,7 +77,8 @@ function purificationText(p: DefenseReport['purification']): string {
   if (!p) return '-';
   const steps = p.steps ?? p.tStar;
   const sampler = steps < p.tStar ? `DDIM η=${p.eta ?? 0}, ${steps} of ${p.tStar} steps` : `DDPM, ${steps} steps`;
-  const guidance = p.method === 'diffpure' ? '' : `, s=${p.scale ?? 0}${p.scaleSchedule === 'snr' ? ' (snr)' : ''}`;
+  const distance = p.method === 'gdmp' && p.gdmpDistance === 'ssim' ? ', SSIM' : '';
+  const guidance = p.method === 'diffpure' ? '' : `${distance}, s=${p.scale ?? 0}${p.scaleSchedule === 'snr' ? ' (snr)' : ''}`;
   return `t*=${p.tStar}, ${sampler}${guidance}`;
 }
 

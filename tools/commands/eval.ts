@@ -70,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
       'latent-weight': { type: 'string' },
       latent: { type: 'string' },
       'guide-input': { type: 'string' },
+      'gdmp-distance': { type: 'string' },
       'sanity-n': { type: 'string', default: '16' },
       examples: { type: 'string', default: '8' },
       json: { type: 'string' },
