@@ -7,7 +7,7 @@ import { readWeights } from '../io/load.ts';
 import type { Engine } from '../runtime.ts';
 import { Params } from '../nn/params.ts';
 import { DDPM_CIFAR10, ddpmStateDict, ddpmUnet, ddpmUnetSpecs } from './ddpm-unet.ts';
-import { classifierFromWeights, denoiserFromWeights } from './from-bytes.ts';
+import { classifierFromWeights, cleanStateDict, denoiserFromWeights } from './from-bytes.ts';
 import type { Classifier, Denoiser } from './types.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,17 +25,16 @@ export const DENOISERS = ['franfee-mnist', 'ddpm-cifar10'] as const;
 export const CLASSIFIERS = ['mnist-cnn', 'mnist-guidance', 'resnet20', 'resnet56'] as const;
 
 export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist'): Promise<Denoiser> {
-  if (name === 'franfee-mnist' || name.includes('franfee') || name.endsWith('model_unet_res.pth')) {
-    const path = existsSync(name) ? name : locate(name, [shipped('franfee-ddpm-mnist.safetensors'), shared('weights/franfee-ddpm-mnist/model_unet_res.pth')]);
-    return denoiserFromWeights(engine, await readWeights(path), path);
-  }
-  if (name === 'ddpm-cifar10' || name.endsWith('.safetensors')) {
-    // google/ddpm-cifar10-32 (diffusers UNet2DModel) is not redistributed here: download its
-    // diffusion_pytorch_model.safetensors and pass the path, or put it in weights/ddpm-cifar10-32.safetensors.
-    const path = existsSync(name) ? name : locate(name, [shipped('ddpm-cifar10-32.safetensors')]);
-    return ddpmUnet(Params.load(engine, ddpmUnetSpecs(DDPM_CIFAR10), ddpmStateDict(await readWeights(path)), path), DDPM_CIFAR10);
-  }
-  throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
+  // google/ddpm-cifar10-32 (diffusers UNet2DModel) is not redistributed here: download its
+  // diffusion_pytorch_model.safetensors and pass the path, or put it in weights/ddpm-cifar10-32.safetensors.
+  const path = name === 'franfee-mnist' ? locate(name, [shipped('franfee-ddpm-mnist.safetensors'), shared('weights/franfee-ddpm-mnist/model_unet_res.pth')])
+    : name === 'ddpm-cifar10' ? locate(name, [shipped('ddpm-cifar10-32.safetensors')])
+    : name;
+  if (!existsSync(path)) throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
+  const weights = await readWeights(path);
+  // Any file name will do (e.g. one written by `purify train ddpm`): the weight names tell the architecture.
+  if (cleanStateDict(weights).has('pe.embedding.weight')) return denoiserFromWeights(engine, weights, path);
+  return ddpmUnet(Params.load(engine, ddpmUnetSpecs(DDPM_CIFAR10), ddpmStateDict(weights), path), DDPM_CIFAR10);
 }
 
 export async function loadClassifier(engine: Engine, name: string = 'mnist-cnn'): Promise<Classifier> {

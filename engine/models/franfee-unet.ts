@@ -7,7 +7,9 @@ import { conv2d, convTranspose2d } from '../ops/conv.ts';
 import { concatChannels, pad2d } from '../ops/layout.ts';
 import { oneHot } from '../ops/losses.ts';
 import { layerNormCHW } from '../ops/norm.ts';
-import { ParamSpecs, fanInUniform, type Params } from '../nn/params.ts';
+import { timestepEmbedding } from '../ops/embedding.ts';
+import { ParamSpecs, Params, fanInUniform } from '../nn/params.ts';
+import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 
 export interface FranfeeConfig {
@@ -77,6 +79,14 @@ export function franfeeSpecs(cfg: FranfeeConfig = FRANFEE_MNIST): ParamSpecs {
   }
   addConv(s, 'conv_out', prev, cfg.imageChannels, 3);
   return s;
+}
+
+/** Untrained weights (PyTorch's default initialisers, seeded) with the sinusoidal table filled in, as the checkpoint stores it. */
+export function franfeeInit(engine: Engine, cfg: FranfeeConfig = FRANFEE_MNIST, seed = 0): Params {
+  const p = Params.init(engine, franfeeSpecs(cfg), seed);
+  const steps = Array.from({ length: cfg.steps }, (_, t) => t);
+  p.replace('pe.embedding.weight', timestepEmbedding(engine, steps, cfg.timeDim, 'interleaved'));
+  return p;
 }
 
 function block(p: Params, name: string, x: Tensor): Tensor {

@@ -10,8 +10,9 @@ import { Params } from '../../engine/nn/params.ts';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
+import { trainDdpm } from './train-ddpm.ts';
 
-export const summary = 'train classifier|guidance [--epochs N] [--limit N] [--out FILE] [--resume] [--optimizer adam|adamw|sgd] [--weight-decay W] [--shift PX] [--trades-beta B] [--eps E] [--pgd-steps K]';
+export const summary = 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume]; classifier|guidance: [--shift PX] [--trades-beta B] [--eps E] [--pgd-steps K]; ddpm: [--init franfee-mnist|none] [--eval-n N]';
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -21,7 +22,8 @@ export async function run(argv: string[]): Promise<void> {
       ...deviceOptions,
       data: { type: 'string', default: 'mnist' },
       epochs: { type: 'string' },
-      batch: { type: 'string', default: '128' },
+      batch: { type: 'string' },
+      init: { type: 'string' },
       lr: { type: 'string' },
       optimizer: { type: 'string' },
       'weight-decay': { type: 'string' },
@@ -39,7 +41,8 @@ export async function run(argv: string[]): Promise<void> {
     },
   });
   const kind = positionals[0];
-  if (kind !== 'classifier' && kind !== 'guidance') throw new Error('usage: purify train classifier|guidance [options] (ddpm training is not implemented: the shipped Franfee DDPM is used)');
+  if (kind === 'ddpm') return trainDdpm(values);
+  if (kind !== 'classifier' && kind !== 'guidance') throw new Error('usage: purify train classifier|guidance|ddpm [options]');
   const guidance = kind === 'guidance';
   const modelCfg = guidance ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
   const name = guidance ? 'mnist-guidance' : 'mnist-cnn';
@@ -51,7 +54,7 @@ export async function run(argv: string[]): Promise<void> {
   if (optimizerKind !== 'adam' && optimizerKind !== 'adamw' && optimizerKind !== 'sgd') throw new Error(`--optimizer must be adam, adamw or sgd, not ${optimizerKind}`);
   const cfg: TrainConfig = {
     epochs: Number(values.epochs ?? 4),
-    batch: Number(values.batch),
+    batch: Number(values.batch ?? 128),
     optimizer: { kind: optimizerKind, lr: Number(values.lr ?? (guidance ? 1e-3 : 2e-3)), weightDecay: Number(values['weight-decay'] ?? (guidance ? 0 : 0.05)) },
     shift: Number(values.shift ?? (guidance ? 0 : 2)),
     schedule: 'cosine',
