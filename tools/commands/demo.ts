@@ -7,7 +7,7 @@ import { lossGradient } from '../../engine/attacks/objectives.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
-import { fingerprint } from '../../engine/nn/fingerprint.ts';
+import { fingerprint } from './fingerprint.ts';
 import { fromArray, labelTensor } from '../../engine/ops/index.ts';
 import { purifyAndClassify } from '../../engine/purify/defended.ts';
 import type { Method } from '../../engine/purify/purifier.ts';

@@ -11,7 +11,7 @@ import { argmaxRows } from '../../engine/eval/predict.ts';
 import { sanityChecks } from '../../engine/eval/sanity.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
-import { fingerprint } from '../../engine/nn/fingerprint.ts';
+import { fingerprint } from './fingerprint.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import type { Engine } from '../../engine/runtime.ts';
 import { ProgressBar, formatTime } from '../progress.ts';

@@ -1,7 +1,7 @@
 // A short content hash of a model's parameter values, so reports name the exact weights they measured
 // (file names alone do not: retraining keeps the name).
 import { createHash } from 'node:crypto';
-import type { Params } from './params.ts';
+import type { Params } from '../../engine/nn/params.ts';
 
 export async function fingerprint(params: Params): Promise<string> {
   const hash = createHash('sha256');
