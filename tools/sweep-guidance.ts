@@ -1,6 +1,8 @@
-// Measures clean and attacked accuracy of agdm over guidance scales (and diffpure as the s = 0
-// reference), to choose the defaults. Attack: PGD on the bare classifier (the demo's setting).
-// Usage: node --import tsx tools/sweep-guidance.ts [--n 32] [--scales 0,100,300,1000] [--tstar 70] [--md FILE]
+// Measures clean and attacked accuracy of a guided purifier (agdm, or gdmp with either distance) over
+// guidance scales, with diffpure as the unguided reference, to choose the defaults. Attack: PGD on
+// the bare classifier (the demo's setting).
+// Usage: node --import tsx tools/sweep-guidance.ts [--method agdm|gdmp] [--gdmp-distance mse|ssim]
+//        [--n 32] [--scales 0,100,300,1000] [--tstar N] [--variants both|latent] [--md FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { lossGradient } from '../engine/attacks/objectives.ts';
@@ -9,24 +11,33 @@ import { loadDataset } from '../engine/data/datasets.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray, labelTensor } from '../engine/ops/index.ts';
 import { purifyAndClassify } from '../engine/purify/defended.ts';
-import type { PurifyOptions } from '../engine/purify/purifier.ts';
+import { DEFAULT_TSTAR, type PurifyOptions } from '../engine/purify/purifier.ts';
+import { GDMP_DISTANCES, type GdmpDistance } from '../engine/purify/guidance.ts';
 import { engineFrom } from './commands/options.ts';
 
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '32' },
     scales: { type: 'string', default: '0,100,300,1000' },
-    tstar: { type: 'string', default: '70' },
+    method: { type: 'string', default: 'agdm' },
+    'gdmp-distance': { type: 'string', default: 'mse' },
+    tstar: { type: 'string' },
     variants: { type: 'string', default: 'both' },
     md: { type: 'string' },
     seed: { type: 'string', default: '0' },
   },
 });
 const n = Number(values.n);
+const method = values.method as 'agdm' | 'gdmp';
+if (method !== 'agdm' && method !== 'gdmp') throw new Error(`--method must be agdm or gdmp, got "${method}"`);
+const gdmpDistance = values['gdmp-distance'] as GdmpDistance;
+if (!GDMP_DISTANCES.includes(gdmpDistance)) throw new Error(`--gdmp-distance must be ${GDMP_DISTANCES.join(' or ')}`);
+const tStar = Number(values.tstar ?? DEFAULT_TSTAR[method]);
+const label = method === 'gdmp' ? `gdmp (${gdmpDistance})` : 'agdm';
 const engine = await engineFrom({}, true);
 const data = loadDataset('mnist', 'test', { limit: n });
 const classifier = await loadClassifier(engine, 'mnist-cnn');
-const guide = await loadClassifier(engine, 'mnist-guidance');
+const guide = method === 'agdm' ? await loadClassifier(engine, 'mnist-guidance') : undefined;
 const denoiser = await loadDenoiser(engine);
 const labels = Array.from(data.labels);
 const x = engine.keep(fromArray(engine, data.images, [n, 1, 28, 28]));
@@ -36,13 +47,14 @@ const acc = (p: number[]) => p.filter((v, i) => v === labels[i]).length / n;
 
 const variants: { name: string; opts: Partial<PurifyOptions> }[] = [];
 for (const s of values.scales.split(',').map(Number)) {
-  if (values.variants !== 'latent') variants.push({ name: `agdm s=${s} (both terms)`, opts: { scale: s } });
-  if (values.variants !== 'both' && s > 0) variants.push({ name: `agdm s=${s} (latent term only)`, opts: { scale: s, agdm: { classWeight: 0 } } });
+  if (method === 'gdmp') variants.push({ name: `${label} s=${s}`, opts: { scale: s, gdmpDistance } });
+  else if (values.variants !== 'latent') variants.push({ name: `agdm s=${s} (both terms)`, opts: { scale: s } });
+  if (method === 'agdm' && values.variants !== 'both' && s > 0) variants.push({ name: `agdm s=${s} (latent term only)`, opts: { scale: s, agdm: { classWeight: 0 } } });
 }
 const rows: string[] = [];
 console.log(`| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|`);
 for (const v of [...variants, { name: 'diffpure', opts: { method: 'diffpure' as const, tStar: 100 } }]) {
-  const opts: PurifyOptions = { method: 'agdm', tStar: Number(values.tstar), seed: Number(values.seed), ...v.opts };
+  const opts: PurifyOptions = { method, tStar, seed: Number(values.seed), ...v.opts };
   const t0 = performance.now();
   const clean = await purifyAndClassify(denoiser, classifier, x, opts, guide);
   const attacked = await purifyAndClassify(denoiser, classifier, adv, opts, guide);
