@@ -56,7 +56,12 @@ test('purify demo: table, grid and JSON naming the exact weights', () => {
   assert.match(r.stdout, /\| defence \| clean accuracy \| attacked accuracy \| time \/ image \|/);
   const report = JSON.parse(readFileSync(json, 'utf8'));
   assert.equal(report.rows.map((row: { method: string }) => row.method), ['none', 'agdm', 'diffpure']);
-  for (const row of report.rows) assert.ok(row.clean >= 0 && row.clean <= 1 && row.attacked >= 0 && row.attacked <= 1);
+  assert.is(report.labels.length, 4);
+  for (const row of report.rows) {
+    assert.ok(row.clean >= 0 && row.clean <= 1 && row.attacked >= 0 && row.attacked <= 1);
+    const hits = row.predictions.attacked.filter((p: number, i: number) => p === report.labels[i]).length;
+    assert.is(hits / 4, row.attacked, `${row.method}: per-image predictions agree with the accuracy`);
+  }
   assert.match(report.models.classifier, /^mnist-cnn \(sha256 [0-9a-f]{12}\)$/);
   assert.match(report.command, /^purify demo --n 4/);
   const png = decodePng(readFileSync(grid));

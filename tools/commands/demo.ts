@@ -60,7 +60,8 @@ export async function run(argv: string[]): Promise<void> {
   const attacked = argmaxRows(await engine.scopeAsync(() => classifier.logits(adv).read()), classifier.classes);
   const advPixels = await adv.read();
 
-  const rows: Record<string, unknown>[] = [{ method: 'none', clean: correct(clean), attacked: correct(attacked), msPerImage: 0 }];
+  // Per-image predictions go into the JSON so two defences can be compared image by image (paired).
+  const rows: Record<string, unknown>[] = [{ method: 'none', clean: correct(clean), attacked: correct(attacked), msPerImage: 0, predictions: { clean, attacked } }];
   const grid: GridRow[] = [
     gridRow('clean', data.images, clean),
     gridRow('pgd', advPixels, attacked),
@@ -79,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
       results[name] = r.predictions;
       if (name === 'attacked') purifiedAdv = r.purified;
     }
-    rows.push({ method, clean: correct(results.clean), attacked: correct(results.attacked), msPerImage: (1000 * seconds) / (2 * n), options: opts });
+    rows.push({ method, clean: correct(results.clean), attacked: correct(results.attacked), msPerImage: (1000 * seconds) / (2 * n), options: opts, predictions: results });
     grid.push(gridRow(method, purifiedAdv, results.attacked));
   }
   console.log(`\n${n} MNIST test images, ${classifier.name} attacked by PGD-${attackSteps} (L∞ ε=${eps}) on the bare classifier, on ${engine.gpu.adapterName}\n`);
@@ -95,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
       guidance: guide ? `${guide.name} (${await fingerprint(guide.params)})` : null,
     };
     const command = `purify demo ${argv.join(' ')}`;
-    writeFileSync(values.json, JSON.stringify({ command, date: new Date().toISOString().slice(0, 10), n, eps, attackSteps, adapter: engine.gpu.adapterName, models, rows }, null, 2) + '\n');
+    writeFileSync(values.json, JSON.stringify({ command, date: new Date().toISOString().slice(0, 10), n, eps, attackSteps, adapter: engine.gpu.adapterName, models, labels, rows }) + '\n');
     console.log(`results written to ${values.json}`);
   }
   engine.destroy();
