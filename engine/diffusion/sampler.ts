@@ -1,5 +1,6 @@
 // Unconditional ancestral DDPM sampling from pure noise: the check that a denoiser really models
 // its data (Ho et al. 2020, Algorithm 2).
+import { modelSpace } from './model-space.ts';
 import { ddpmCoefficients } from './schedule.ts';
 import { affine, clamp, diffusionStep, randomNormal } from '../ops/index.ts';
 import type { Denoiser } from '../models/types.ts';
@@ -23,8 +24,8 @@ export async function sample(engine: Engine, denoiser: Denoiser, n: number, seed
     onStep?.(s.T - t, s.T);
     await engine.sync();
   }
-  const unit = denoiser.dataRange === 'symmetric' ? affine(x, 0.5, 0.5) : x;
-  const out = clamp(unit, 0, 1);
+  const { a, b } = modelSpace(denoiser).toUnit;
+  const out = clamp(affine(x, a, b), 0, 1);
   x.dispose();
   return out;
 }

@@ -2,6 +2,7 @@
 // each step's coefficients (DDPM or DDIM), guidance scale and noise keys. purify() executes it;
 // the full-gradient attack re-executes it step by step under autograd, so whatever both must draw
 // identically (the noise streams, GDMP's x′_t) is defined here once.
+import { modelSpace, type AffineMap } from '../diffusion/model-space.ts';
 import { ddimCoefficients, ddpmCoefficients, stepSubset } from '../diffusion/schedule.ts';
 import type { Denoiser } from '../models/types.ts';
 import type { StepCoefficients } from '../ops/diffusion-step.ts';
@@ -32,8 +33,8 @@ export interface ChainPlan {
   diffuse: StepCoefficients;
   steps: ChainStep[];
   /** Model space ↔ [0, 1] images, as a·x + b. */
-  toModel: { a: number; b: number };
-  toUnit: { a: number; b: number };
+  toModel: AffineMap;
+  toUnit: AffineMap;
   agdm: AgdmOptions;
   gdmpDistance: GdmpDistance;
   key(stream: number): NoiseKey;
@@ -69,14 +70,14 @@ export function chainPlan(denoiser: Denoiser, opts: PurifyOptions): ChainPlan {
     return { t, sqrtAlphaBar: sa, sqrtOneMinusAlphaBar: so, coefficients: { s0inv: 1 / sa, s1: so, A, B, C, G: scaleAt(t) * sigma2, S, clip }, guided, noisy: S > 0 };
   });
   const t0 = ts[0];
-  const toModel = denoiser.dataRange === 'symmetric' ? { a: 2, b: -1 } : { a: 1, b: 0 };
+  const { toModel, toUnit } = modelSpace(denoiser);
   const base = (opts.repeat ?? 0) * STREAMS_PER_REPEAT;
   return {
     method: opts.method,
     diffuse: { s0inv: 0, s1: 0, A: 0, B: Math.sqrt(s.alphaBars[t0]), C: Math.sqrt(1 - s.alphaBars[t0]), G: 0, S: 0, clip: false },
     steps,
     toModel,
-    toUnit: { a: 1 / toModel.a, b: -toModel.b / toModel.a },
+    toUnit,
     agdm: { ...AGDM_DEFAULTS, ...opts.agdm },
     gdmpDistance: opts.gdmpDistance ?? 'mse',
     key: (stream) => ({ seed: opts.seed, stream: base + stream, firstRow: opts.firstIndex ?? 0 }),

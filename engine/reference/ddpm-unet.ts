@@ -5,25 +5,16 @@
 // than engine/models/ddpm-unet.ts, so the two check each other.
 import type { DdpmUnetConfig } from '../models/ddpm-unet.ts';
 import { conv2d } from './conv.ts';
-import { binary, matmul, unary } from './elementwise.ts';
+import { unary } from './elementwise.ts';
 import { map, nd, type Nd } from './nd.ts';
+import { add, linear, weight, type Weights } from './weights.ts';
 import { attention, groupNorm } from './norm.ts';
 import { apply, concatChannels, pad2d, upsampleNearest2x } from './spatial.ts';
 
-export type Weights = ReadonlyMap<string, Nd>;
-
-const add = (a: Nd, b: Nd) => binary(a, b, (x, y) => x + y);
 const silu = (x: Nd) => map(x, unary.silu.f);
 
-function get(w: Weights, name: string): Nd {
-  const t = w.get(name);
-  if (!t) throw new Error(`reference: no weight ${name}`);
-  return t;
-}
-
-const linear = (w: Weights, name: string, x: Nd) => add(matmul(x, get(w, `${name}.weight`), false, true), get(w, `${name}.bias`));
-const conv = (w: Weights, name: string, x: Nd, stride = 1, padding = 1) => conv2d(x, get(w, `${name}.weight`), get(w, `${name}.bias`), { stride, padding });
-const norm = (w: Weights, name: string, x: Nd, cfg: DdpmUnetConfig) => groupNorm(x, cfg.groups, get(w, `${name}.weight`), get(w, `${name}.bias`), cfg.eps);
+const conv = (w: Weights, name: string, x: Nd, stride = 1, padding = 1) => conv2d(x, weight(w, `${name}.weight`), weight(w, `${name}.bias`), { stride, padding });
+const norm = (w: Weights, name: string, x: Nd, cfg: DdpmUnetConfig) => groupNorm(x, cfg.groups, weight(w, `${name}.weight`), weight(w, `${name}.bias`), cfg.eps);
 
 /** [B, R, C] → [B, C, R]. */
 function transposeLast(x: Nd): Nd {

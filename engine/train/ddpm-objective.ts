@@ -2,6 +2,7 @@
 // t ~ U{0, …, T−1} and ε ~ N(0, I), loss = mean ‖ε − ε_θ(x_t, t)‖². Timesteps and noise are
 // functions of a (seed, stream, image index) key, so a step's draws never depend on what ran before.
 import type { Dataset } from '../data/datasets.ts';
+import { modelSpace } from '../diffusion/model-space.ts';
 import type { Schedule } from '../diffusion/schedule.ts';
 import type { Denoiser } from '../models/types.ts';
 import { add, affine, fromArray, mseLoss, mul, randomNormal } from '../ops/index.ts';
@@ -25,7 +26,10 @@ export function sampleTimesteps(count: number, T: number, key: NoiseKey): number
 }
 
 /** [0, 1] images in the denoiser's model space. */
-export const toModelSpace = (denoiser: Denoiser, images: Tensor): Tensor => (denoiser.dataRange === 'symmetric' ? affine(images, 2, -1) : images);
+export function toModelSpace(denoiser: Denoiser, images: Tensor): Tensor {
+  const { a, b } = modelSpace(denoiser).toModel;
+  return a === 1 && b === 0 ? images : affine(images, a, b);
+}
 
 /** A sample of q(x_t | x₀) = N(√ᾱ_t·x₀, (1−ᾱ_t)·I), with t per image. */
 export function noised(x0: Tensor, eps: Tensor, t: readonly number[], schedule: Schedule): Tensor {
