@@ -6,7 +6,7 @@ import { BufferPool, type MemoryStats } from './memory.ts';
 import { shaderSource, preprocess, type Defines } from './shader-source.ts';
 import { Tensor } from './tensor.ts';
 import type { Tape } from './autograd.ts';
-import { useAdapterTuning } from './ops/tuning.ts';
+import { chooseTuning, type Tuning } from './ops/tuning.ts';
 
 /** What identifies one compiled pipeline: the shader file, its entry point and the defines that change its code. */
 export interface KernelSpec {
@@ -60,6 +60,11 @@ export class Uniforms {
   }
 }
 
+export interface EngineOptions extends DeviceOptions {
+  /** Kernel variants: a Tuning or the name of one (engine/ops/tuning.ts); default: chosen from the adapter. */
+  tuning?: Tuning | string;
+}
+
 export interface EngineStats extends MemoryStats {
   pipelines: number;
   lateCompiles: number;
@@ -85,14 +90,14 @@ export class Engine {
   /** Set while a gradient is being recorded (see autograd.ts). */
   tape: Tape | null = null;
 
-  private constructor(readonly gpu: GpuContext) {
-    useAdapterTuning(gpu.software);
+  private constructor(readonly gpu: GpuContext, readonly tuning: Tuning) {
     this.pool = new BufferPool(gpu.device, Math.min(gpu.limits.maxBufferSize, 2 ** 31));
     this.uniformBuffer = gpu.device.createBuffer({ label: 'uniform arena', size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   }
 
-  static async create(opts: DeviceOptions = {}): Promise<Engine> {
-    return new Engine(await acquireDevice(opts));
+  static async create(opts: EngineOptions = {}): Promise<Engine> {
+    const gpu = await acquireDevice(opts);
+    return new Engine(gpu, chooseTuning(gpu.software, opts.tuning));
   }
 
   get device(): GPUDevice {

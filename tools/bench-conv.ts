@@ -6,8 +6,8 @@
 import { loadavg } from 'node:os';
 import { Engine } from '../engine/index.ts';
 import { fromArray } from '../engine/ops/common.ts';
-import { conv2d, conv2dWeightGrad, convKernel, convKernels, convTranspose2d, type ConvPass } from '../engine/ops/conv.ts';
-import { convTiling, setConvTiling, type ConvTile } from '../engine/ops/tuning.ts';
+import { conv2d, conv2dWeightGrad, convKernels, convTranspose2d, type ConvPass } from '../engine/ops/conv.ts';
+import type { ConvTile } from '../engine/ops/tuning.ts';
 import * as ref from '../engine/reference/conv.ts';
 import { nd, type Nd } from '../engine/reference/nd.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -16,7 +16,7 @@ import { compare, randn, rng } from '../test/helpers/check.ts';
 const REPEATS = 7;
 const WARMUP = 2;
 
-const engine = await Engine.create();
+let engine = await Engine.create();
 console.log(`adapter: ${engine.describe()}`);
 // Other processes on a shared 2-core machine slow every number below; the load average tells.
 console.log(`load average: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
@@ -73,7 +73,7 @@ async function benchmark(): Promise<void> {
   console.log('op           shape                    tile       ms   GFLOP/s');
   for (const [op, pass, run] of rows) {
     const ms = await medianMs(run);
-    const tile = convTiling()[pass];
+    const tile = engine.tuning.conv[pass];
     console.log(`${op.padEnd(12)} ${`${N}×${C}×${H}×${W} k3 p1 → ${C}`.padEnd(24)} ${`${tile.channels}x${4 * tile.vec4Pixels}`.padEnd(5)} ${ms.toFixed(1).padStart(7)} ${(flops / ms / 1e6).toFixed(2).padStart(8)}`);
   }
   for (const t of [x, w, g]) t.dispose();
@@ -85,12 +85,13 @@ const tiles: ConvTile[] = process.argv.slice(2).map((arg) => {
   return { channels: Number(m[1]), vec4Pixels: Number(m[2]) / 4 };
 });
 
-await engine.precompile(convKernels());
 for (const tile of tiles.length ? tiles : [null]) {
   if (tile) {
-    setConvTiling({ ...convTiling(), forward: tile, transposed: tile, weightGrad: tile });
-    await engine.precompile((['forward', 'transposed', 'weightGrad'] as const).flatMap((pass) => [1, 2].map((s) => convKernel(pass, 3, 3, s))));
+    const base = engine.tuning;
+    engine.destroy();
+    engine = await Engine.create({ tuning: { ...base, name: `conv ${tile.channels}x${4 * tile.vec4Pixels}`, conv: { ...base.conv, forward: tile, transposed: tile, weightGrad: tile } } });
   }
+  await engine.precompile(convKernels(engine.tuning));
   await validate(1);
   await validate(2);
   await benchmark();

@@ -2,7 +2,7 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
-import { flatRun } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 import { FLAT_WG, contiguousStrides, empty, flatGrid, pad4, zeros } from './common.ts';
 import { sumTo } from './reduce.ts';
 import { scale, square } from './unary.ts';
@@ -10,8 +10,8 @@ import { scale, square } from './unary.ts';
 export const BINARY_FNS = ['ADD', 'SUB', 'MUL', 'DIV', 'MIN', 'MAX'] as const;
 export type BinaryFn = (typeof BINARY_FNS)[number];
 
-export function binaryKernel(fn: BinaryFn, sameShape: boolean): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: flatRun(), SAME_SHAPE: sameShape };
+export function binaryKernel(tuning: Tuning, fn: BinaryFn, sameShape: boolean): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: tuning.flatRun, SAME_SHAPE: sameShape };
   for (const name of BINARY_FNS) defines[name] = name === fn;
   return { op: fn.toLowerCase(), shader: 'binary', defines };
 }
@@ -40,10 +40,10 @@ function runBinary(fn: BinaryFn, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShape(a.shape, b.shape);
   const out = empty(engine, shape, fn.toLowerCase());
   const o4 = pad4(shape);
-  const { groups, groupsX } = flatGrid(engine, out.size, FLAT_WG, flatRun());
+  const { groups, groupsX } = flatGrid(engine, out.size, FLAT_WG, engine.tuning.flatRun);
   const u = new Uniforms().u32(out.size, groupsX, o4[1], o4[2], o4[3], ...broadcastStrides(a.shape, o4), ...broadcastStrides(b.shape, o4));
   const sameShape = a.size === out.size && b.size === out.size;
-  engine.dispatch(binaryKernel(fn, sameShape), [a, b, out], u, groups);
+  engine.dispatch(binaryKernel(engine.tuning, fn, sameShape), [a, b, out], u, groups);
   return out;
 }
 
@@ -83,4 +83,4 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   return runBinary('ADD', x, zeros(x.engine, shape));
 }
 
-export const binaryKernels = (): KernelSpec[] => BINARY_FNS.flatMap((fn) => [binaryKernel(fn, false), binaryKernel(fn, true)]);
+export const binaryKernels = (tuning: Tuning): KernelSpec[] => BINARY_FNS.flatMap((fn) => [binaryKernel(tuning, fn, false), binaryKernel(tuning, fn, true)]);

@@ -2,7 +2,7 @@
 import type { Engine } from '../runtime.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import { Tensor } from '../tensor.ts';
-import { flatRun } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 
 /** Invocations per workgroup for flat elementwise kernels. */
 export const FLAT_WG = 256;
@@ -31,12 +31,12 @@ export function fromArray(engine: Engine, data: ArrayLike<number>, shape: readon
   return t;
 }
 
-export const fillKernel = (): KernelSpec => ({ op: 'fill', shader: 'fill', defines: { WG: FLAT_WG, RUN: flatRun() } });
+export const fillKernel = (tuning: Tuning): KernelSpec => ({ op: 'fill', shader: 'fill', defines: { WG: FLAT_WG, RUN: tuning.flatRun } });
 
 export function full(engine: Engine, shape: readonly number[], value: number, label = 'full'): Tensor {
   const t = new Tensor(engine, shape, label);
-  const { groups, groupsX } = flatGrid(engine, t.size, FLAT_WG, flatRun());
-  engine.dispatch(fillKernel(), [t], new Uniforms().u32(t.size, groupsX).f32(value), groups);
+  const { groups, groupsX } = flatGrid(engine, t.size, FLAT_WG, engine.tuning.flatRun);
+  engine.dispatch(fillKernel(engine.tuning), [t], new Uniforms().u32(t.size, groupsX).f32(value), groups);
   return t;
 }
 

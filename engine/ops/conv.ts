@@ -7,7 +7,7 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { convTiling, type ConvTile } from './tuning.ts';
+import type { ConvTile, Tuning } from './tuning.ts';
 import type { Activation } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { relu, silu } from './unary.ts';
@@ -40,7 +40,7 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
   };
 }
 
-export function convKernel(pass: ConvPass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none', tile: ConvTile = convTiling()[pass]): KernelSpec {
+export function convKernel(tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none'): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   return variantKernel(pass, kh, kw, stride, bias, activation, tile);
 }
@@ -98,7 +98,7 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const [N, Cin] = x.shape;
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
-  const tile = convTiling().forward;
+  const tile = x.engine.tuning.conv.forward;
   const P = 4 * tile.vec4Pixels;
   const tilesX = ceilDiv(OW, P);
   const tiles = N * OH * tilesX;
@@ -109,7 +109,7 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, OH, tiles, groupsX, 0, 0);
-  const kernel = convKernel('forward', KH, KW, S, !!bias, activation, tile);
+  const kernel = convKernel(tile, 'forward', KH, KW, S, !!bias, activation);
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels)]);
   xp.dispose();
   wp.dispose();
@@ -124,7 +124,7 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const [N, Cin] = x.shape;
   const [, Cout, KH, KW] = w.shape;
   const S = at.stride;
-  const tile = convTiling().transposed;
+  const tile = x.engine.tuning.conv.transposed;
   const P = 4 * tile.vec4Pixels;
   const [tapRows, tapCols] = [ceilDiv(KH, S), ceilDiv(KW, S)];
   const tileRows = ceilDiv(OH, S);
@@ -138,7 +138,7 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
-  const kernel = convKernel('transposed', KH, KW, S, !!bias, 'none', tile);
+  const kernel = convKernel(tile, 'transposed', KH, KW, S, !!bias, 'none');
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
   xp.dispose();
   wp.dispose();
@@ -150,7 +150,7 @@ function weightGradRaw(g: Tensor, x: Tensor, at: Placement, KH: number, KW: numb
   const [N, Cout, OH, OW] = g.shape;
   const Cin = x.shape[1];
   const S = at.stride;
-  const { weightGrad: tile, weightGradWorkgroups } = convTiling();
+  const { weightGrad: tile, weightGradWorkgroups } = x.engine.tuning.conv;
   const P = 4 * tile.vec4Pixels;
   const chunks = ceilDiv(OW, P);
   const Hp = (OH - 1) * S + KH;
@@ -165,7 +165,7 @@ function weightGradRaw(g: Tensor, x: Tensor, at: Placement, KH: number, KW: numb
   const slices = ceilDiv(N, batchPerSlice);
   const partial = empty(x.engine, [slices, Cout * Cin * KH * KW], 'conv2d_weight_grad');
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, chunks * tile.vec4Pixels, N, batchPerSlice, cells);
-  x.engine.dispatch(convKernel('weightGrad', KH, KW, S, false, 'none', tile), [gp, xp, partial], u, [cellGroups, slices]);
+  x.engine.dispatch(convKernel(tile, 'weightGrad', KH, KW, S, false, 'none'), [gp, xp, partial], u, [cellGroups, slices]);
   xp.dispose();
   gp.dispose();
   if (slices === 1) return viewOwned(partial, [Cout, Cin, KH, KW]);
@@ -279,12 +279,12 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: 
 /** The (square) kernel sizes and strides precompiled; others compile on first use. */
 const PRECOMPILED: { k: number; stride: number }[] = [1, 2, 3].flatMap((k) => [1, 2].map((stride) => ({ k, stride })));
 
-export const convKernels = (): KernelSpec[] => [
+export const convKernels = ({ conv }: Tuning): KernelSpec[] => [
   padKernel,
   packKernel,
   ...PRECOMPILED.flatMap(({ k, stride }) => [
-    ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel('forward', k, k, stride, bias, act))),
-    ...[false, true].map((bias) => convKernel('transposed', k, k, stride, bias)),
-    convKernel('weightGrad', k, k, stride),
+    ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel(conv.forward, 'forward', k, k, stride, bias, act))),
+    ...[false, true].map((bias) => convKernel(conv.transposed, 'transposed', k, k, stride, bias)),
+    convKernel(conv.weightGrad, 'weightGrad', k, k, stride),
   ]),
 ];

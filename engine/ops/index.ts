@@ -2,6 +2,7 @@
 // public op functions.
 import { installGradHelpers } from '../autograd.ts';
 import type { Engine, KernelSpec } from '../runtime.ts';
+import type { Tuning } from './tuning.ts';
 import type { Tensor } from '../tensor.ts';
 import { optimizerKernels } from '../train/optimizer.ts';
 import { scaledDotProductAttention } from './attention.ts';
@@ -21,8 +22,8 @@ import { reshape } from './shape.ts';
 import { logSoftmax, softmax, softmaxKernels } from './softmax.ts';
 import { abs, affine, clamp, exp, log, relu, scale, sign, silu, sqrt, square, unaryKernels } from './unary.ts';
 
-export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
-  fill: { kernels: () => [fillKernel()] },
+export const OPS: Record<string, { kernels: (tuning: Tuning) => KernelSpec[] }> = {
+  fill: { kernels: (tuning) => [fillKernel(tuning)] },
   unary: { kernels: unaryKernels },
   binary: { kernels: binaryKernels },
   reduce_sum: { kernels: () => [reduceKernel] },
@@ -39,13 +40,13 @@ export const OPS: Record<string, { kernels: () => KernelSpec[] }> = {
   optimizer: { kernels: optimizerKernels },
 };
 
-export function allKernels(): KernelSpec[] {
-  return Object.values(OPS).flatMap((o) => o.kernels());
+export function allKernels(tuning: Tuning): KernelSpec[] {
+  return Object.values(OPS).flatMap((o) => o.kernels(tuning));
 }
 
 /** Compiles every kernel of the op table in parallel. */
 export async function precompileAll(engine: Engine, onProgress?: (done: number, total: number) => void): Promise<void> {
-  await engine.precompile(allKernels(), onProgress);
+  await engine.precompile(allKernels(engine.tuning), onProgress);
 }
 
 installGradHelpers({

@@ -6,11 +6,11 @@ import type { Tensor } from '../tensor.ts';
 import { empty } from './common.ts';
 import { sumTo } from './reduce.ts';
 import { relu, silu } from './unary.ts';
-import { registerTiling } from './tuning.ts';
+import type { RegisterTile, Tuning } from './tuning.ts';
 
 export type Activation = 'none' | 'relu' | 'silu';
 
-export function matmulKernel(bias: boolean, activation: Activation, tile = registerTiling()): KernelSpec {
+export function matmulKernel(tile: RegisterTile, bias: boolean, activation: Activation): KernelSpec {
   return {
     op: 'matmul',
     shader: 'matmul',
@@ -46,10 +46,10 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias:
   const engine = a.engine;
   const shape = a.rank === 3 || b.rank === 3 ? [batch, M, N] : [M, N];
   const out = empty(engine, shape, 'matmul');
-  const tile = registerTiling();
+  const tile = engine.tuning.matmul;
   const u = new Uniforms().u32(M, N, K, A.sBatch, A.sRow, A.sCol, B.sBatch, B.sRow, B.sCol);
   const groups: [number, number, number] = [Math.ceil(N / (32 * tile.vec4Cols)), Math.ceil(M / (8 * tile.rows)), batch];
-  engine.dispatch(matmulKernel(!!bias, activation, tile), bias ? [a, b, bias, out] : [a, b, out], u, groups);
+  engine.dispatch(matmulKernel(tile, !!bias, activation), bias ? [a, b, bias, out] : [a, b, out], u, groups);
   return out;
 }
 
@@ -78,5 +78,5 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, activation: Act
   return matmul(x, weight, { transB: true, bias, activation });
 }
 
-export const matmulKernels = (): KernelSpec[] =>
-  [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => matmulKernel(bias, act)));
+export const matmulKernels = (tuning: Tuning): KernelSpec[] =>
+  [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => matmulKernel(tuning.matmul, bias, act)));

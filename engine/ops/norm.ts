@@ -4,12 +4,10 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { SERIAL_WG, SUM_BLOCK } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 
 const NORM_PASSES = ['STATS', 'APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
 type NormPass = (typeof NORM_PASSES)[number];
-/** Elements per invocation in the elementwise passes: CPU drivers pay per invocation (see norm.wgsl). */
-const RUN = 64;
 
 /** How x splits into segments (runs sharing a row and a γ/β slot) and rows; see shaders/norm.wgsl. */
 interface SegmentLayout {
@@ -22,8 +20,10 @@ interface SegmentLayout {
   elementAffine: boolean;
 }
 
-function normKernel(pass: NormPass, elementAffine = false, silu = false): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: SERIAL_WG, BLOCK: SUM_BLOCK, RUN, ELEMENT_AFFINE: elementAffine, SILU: silu };
+function normKernel(tuning: Tuning, pass: NormPass, elementAffine = false, silu = false): KernelSpec {
+  const defines: Record<string, boolean | number> = {
+    WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, RUN: tuning.normRun, ELEMENT_AFFINE: elementAffine, SILU: silu,
+  };
   for (const name of NORM_PASSES) defines[name] = name === pass;
   const variant = `${elementAffine ? '_elementwise' : ''}${silu ? '_silu' : ''}`;
   return { op: `norm_${pass.toLowerCase()}${variant}`, shader: 'norm', defines };
@@ -32,11 +32,11 @@ function normKernel(pass: NormPass, elementAffine = false, silu = false): Kernel
 function launchNorm(pass: NormPass, layout: SegmentLayout, eps: number, count: number, storage: Tensor[], silu = false): void {
   const engine = storage[0].engine;
   // Statistics ignore how γ/β are indexed, so one STATS pipeline serves both norms.
-  const kernel = normKernel(pass, pass !== 'STATS' && layout.elementAffine, silu);
-  const { groups, groupsX } = flatGrid(engine, count, SERIAL_WG);
+  const kernel = normKernel(engine.tuning, pass, pass !== 'STATS' && layout.elementAffine, silu);
+  const { groups, groupsX } = flatGrid(engine, count, engine.tuning.serialWorkgroup);
   const { batch, channels, segmentLength, segmentsPerRow } = layout;
   const u = new Uniforms()
-    .u32(count, groupsX, segmentsPerRow * segmentLength, segmentLength, segmentsPerRow, Math.ceil(segmentLength / RUN), channels, batch)
+    .u32(count, groupsX, segmentsPerRow * segmentLength, segmentLength, segmentsPerRow, Math.ceil(segmentLength / engine.tuning.normRun), channels, batch)
     .f32(eps);
   engine.dispatch(kernel, storage, u, groups);
 }
@@ -44,7 +44,7 @@ function launchNorm(pass: NormPass, layout: SegmentLayout, eps: number, count: n
 function normalise(op: string, x: Tensor, gamma: Tensor, beta: Tensor, layout: SegmentLayout, eps: number, silu: boolean): Tensor {
   const engine = x.engine;
   const rows = (layout.batch * layout.channels) / layout.segmentsPerRow;
-  const runs = layout.batch * layout.channels * Math.ceil(layout.segmentLength / RUN);
+  const runs = layout.batch * layout.channels * Math.ceil(layout.segmentLength / engine.tuning.normRun);
   const stats = empty(engine, [rows, 3], `${op} stats`);
   launchNorm('STATS', layout, eps, rows, [x, stats]);
   const y = empty(engine, x.shape, op);
@@ -112,8 +112,8 @@ export function layerNormCHW(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5)
 const AFFINE_PASSES = ['PREPARE', 'APPLY', 'PARAM_GRADS'] as const;
 type AffinePass = (typeof AFFINE_PASSES)[number];
 
-function channelAffineKernel(pass: AffinePass, shift = true): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: SERIAL_WG, RUN, SHIFT: shift };
+function channelAffineKernel(tuning: Tuning, pass: AffinePass, shift = true): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: tuning.serialWorkgroup, RUN: tuning.normRun, SHIFT: shift };
   for (const name of AFFINE_PASSES) defines[name] = name === pass;
   const op = pass === 'APPLY' ? (shift ? 'channel_affine' : 'channel_scale') : `channel_affine_${pass.toLowerCase()}`;
   return { op, shader: 'channel_affine', defines };
@@ -127,9 +127,9 @@ interface ChannelLayout {
 
 function launchAffine(pass: AffinePass, layout: ChannelLayout, eps: number, count: number, storage: Tensor[], shift = true): void {
   const engine = storage[0].engine;
-  const kernel = channelAffineKernel(pass, shift);
-  const { groups, groupsX } = flatGrid(engine, count, SERIAL_WG);
-  const u = new Uniforms().u32(count, groupsX, layout.channels, layout.spatial, Math.ceil(layout.spatial / RUN), layout.batch).f32(eps);
+  const kernel = channelAffineKernel(engine.tuning, pass, shift);
+  const { groups, groupsX } = flatGrid(engine, count, engine.tuning.serialWorkgroup);
+  const u = new Uniforms().u32(count, groupsX, layout.channels, layout.spatial, Math.ceil(layout.spatial / engine.tuning.normRun), layout.batch).f32(eps);
   engine.dispatch(kernel, storage, u, groups);
 }
 
@@ -149,7 +149,7 @@ export function batchNormInference(x: Tensor, runningMean: Tensor, runningVar: T
   const affine = empty(engine, [channels, 2], 'batch_norm scale and shift');
   launchAffine('PREPARE', layout, eps, channels, [runningMean, runningVar, gamma, beta, affine]);
   const y = empty(engine, x.shape, 'batch_norm');
-  const runs = batch * channels * Math.ceil(layout.spatial / RUN);
+  const runs = batch * channels * Math.ceil(layout.spatial / engine.tuning.normRun);
   launchAffine('APPLY', layout, eps, runs, [x, affine, y]);
   record('batch_norm', [x, gamma, beta], y, (gradOut) => {
     let dx: Tensor | null = null;
@@ -167,11 +167,11 @@ export function batchNormInference(x: Tensor, runningMean: Tensor, runningVar: T
   return y;
 }
 
-export const normKernels = (): KernelSpec[] => [
-  normKernel('STATS'),
-  ...(['APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const).flatMap((pass) => [normKernel(pass), normKernel(pass, true)]),
-  normKernel('APPLY', false, true),
-  normKernel('ROW_GRADS', false, true),
-  ...AFFINE_PASSES.map((pass) => channelAffineKernel(pass)),
-  channelAffineKernel('APPLY', false),
+export const normKernels = (tuning: Tuning): KernelSpec[] => [
+  normKernel(tuning, 'STATS'),
+  ...(['APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const).flatMap((pass) => [normKernel(tuning, pass), normKernel(tuning, pass, true)]),
+  normKernel(tuning, 'APPLY', false, true),
+  normKernel(tuning, 'ROW_GRADS', false, true),
+  ...AFFINE_PASSES.map((pass) => channelAffineKernel(tuning, pass)),
+  channelAffineKernel(tuning, 'APPLY', false),
 ];

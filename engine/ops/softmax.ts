@@ -3,20 +3,21 @@ import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
-import { SERIAL_WG, SUM_BLOCK } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 
-function softmaxKernel(log: boolean, backward: boolean): KernelSpec {
+function softmaxKernel(tuning: Tuning, log: boolean, backward: boolean): KernelSpec {
   return {
     op: `${log ? 'log_' : ''}softmax${backward ? '_backward' : ''}`,
     shader: 'softmax',
-    defines: { WG: SERIAL_WG, BLOCK: SUM_BLOCK, LOG: log, BACKWARD: backward },
+    defines: { WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, LOG: log, BACKWARD: backward },
   };
 }
 
-function launch(kernel: KernelSpec, storage: Tensor[], length: number, scale: number): void {
+function launch(log: boolean, backward: boolean, storage: Tensor[], length: number, scale: number): void {
   const engine = storage[0].engine;
   const rows = storage[0].size / length;
-  const { groups, groupsX } = flatGrid(engine, rows, SERIAL_WG);
+  const kernel = softmaxKernel(engine.tuning, log, backward);
+  const { groups, groupsX } = flatGrid(engine, rows, engine.tuning.serialWorkgroup);
   engine.dispatch(kernel, storage, new Uniforms().u32(rows, length, groupsX).f32(scale), groups);
 }
 
@@ -26,11 +27,11 @@ function runSoftmax(x: Tensor, log: boolean, scale: number): Tensor {
   const length = x.shape[x.rank - 1];
   const name = log ? 'log_softmax' : 'softmax';
   const y = empty(engine, x.shape, name);
-  launch(softmaxKernel(log, false), [x, y], length, scale);
+  launch(log, false, [x, y], length, scale);
   // Both gradients are functions of the output, so only y is kept.
   return record(name, [x], y, (gradOut) => {
     const gx = empty(engine, x.shape, `${name}_backward`);
-    launch(softmaxKernel(log, true), [y, gradOut, gx], length, scale);
+    launch(log, true, [y, gradOut, gx], length, scale);
     return [gx];
   });
 }
@@ -42,4 +43,4 @@ export const logSoftmax = (x: Tensor): Tensor => runSoftmax(x, true, 1);
 /** softmax(scale·x) with the scale folded into the kernel (attention's 1/√D), gradient w.r.t. x. */
 export const scaledSoftmax = (x: Tensor, scale: number): Tensor => runSoftmax(x, false, scale);
 
-export const softmaxKernels = (): KernelSpec[] => [false, true].flatMap((log) => [softmaxKernel(log, false), softmaxKernel(log, true)]);
+export const softmaxKernels = (tuning: Tuning): KernelSpec[] => [false, true].flatMap((log) => [softmaxKernel(tuning, log, false), softmaxKernel(tuning, log, true)]);

@@ -1,55 +1,17 @@
-// The one place that chooses kernel variants per adapter. CPU Vulkan drivers (lavapipe,
-// SwiftShader) run workgroup memory and barriers slowly, and pay per invocation for index
-// arithmetic, so they get register tiles and long serial runs of elements per invocation
-// (shared/docs/engines.md §6: 8×8 vec4 blocks were fastest there). Real GPUs want many short
-// invocations with coalesced loads, so they get one element per invocation.
-// Engine.create() calls useAdapterTuning(); PURIFY_TILE=RxC (e.g. 4x4) overrides the matmul tile.
+// The one place that chooses kernel variants. A Tuning is a value each Engine owns (chosen from its
+// adapter, overridable at Engine.create), passed to every kernel builder, so two engines in one
+// process can run different variants and the tests can run the GPU variants on a CPU adapter.
+//
+// CPU Vulkan drivers (lavapipe, SwiftShader) run workgroup memory and barriers slowly and pay per
+// invocation for index arithmetic, so they get register tiles and long serial runs of elements per
+// invocation (shared/docs/engines.md §6: 8×8 vec4 blocks were fastest there). Real GPUs want many
+// short invocations with coalesced loads, so they get small tiles and one element per invocation.
 
 export interface RegisterTile {
   rows: number;
   /** Columns per invocation in units of vec4. */
   vec4Cols: number;
 }
-
-let software = true;
-let matmulOverride: RegisterTile | null = null;
-
-export function useAdapterTuning(isSoftware: boolean): void {
-  software = isSoftware;
-}
-
-export function setRegisterTiling(tile: RegisterTile | null): void {
-  matmulOverride = tile;
-}
-
-export function registerTiling(): RegisterTile {
-  if (matmulOverride) return matmulOverride;
-  const env = typeof process !== 'undefined' ? process.env.PURIFY_TILE : undefined;
-  const m = env?.match(/^(\d+)x(\d+)$/);
-  if (m) return { rows: Number(m[1]), vec4Cols: Math.max(1, Number(m[2]) / 4) };
-  return software ? { rows: 8, vec4Cols: 2 } : { rows: 4, vec4Cols: 1 };
-}
-
-/** Consecutive elements each invocation of a flat elementwise kernel handles. */
-export function flatRun(): number {
-  return software ? 16 : 1;
-}
-
-// ---- Serial kernels: an invocation walks a row of norm statistics, softmax or a run of elements.
-
-/**
- * Invocations per workgroup. Small, because such kernels often have only a few hundred
- * invocations and a CPU driver runs each workgroup on one thread: 256-wide groups would leave
- * cores idle.
- */
-export const SERIAL_WG = 16;
-
-/** Serial sums add blocks of this many terms first, so rounding grows with n/BLOCK + BLOCK, not n. */
-export const SUM_BLOCK = 64;
-
-// ---- Convolution register tiles (shaders/conv2d.wgsl), chosen with tools/bench-conv.ts on
-// lavapipe: 8 output channels × 8 pixels per invocation, the same 64-accumulator block that is
-// fastest for matmul there. PURIFY_CONV_TILE=CxP (channels × pixels, P a multiple of 4) overrides.
 
 export interface ConvTile {
   /** Output channels per invocation (for the weight gradient: channels of the output gradient); a multiple of 4. */
@@ -66,24 +28,95 @@ export interface ConvTiling {
   weightGradWorkgroups: number;
 }
 
-const DEFAULT_CONV_TILING: ConvTiling = {
-  forward: { channels: 8, vec4Pixels: 2 },
-  transposed: { channels: 8, vec4Pixels: 2 },
-  weightGrad: { channels: 4, vec4Pixels: 1 },
-  weightGradWorkgroups: 16,
-};
-
-let convOverride: ConvTiling | null = null;
-
-export function setConvTiling(tiling: ConvTiling | null): void {
-  convOverride = tiling;
+export interface Tuning {
+  /** Names the variant in test output and benchmark tables. */
+  readonly name: string;
+  readonly matmul: RegisterTile;
+  /** Consecutive elements each invocation of a flat elementwise kernel handles. */
+  readonly flatRun: number;
+  /**
+   * Invocations per workgroup of the serial kernels (an invocation walks a row of norm statistics,
+   * softmax or a run of elements). Small on CPU drivers, which run each workgroup on one thread:
+   * such kernels often have only a few hundred invocations and 256-wide groups would idle cores.
+   */
+  readonly serialWorkgroup: number;
+  /** Serial sums add blocks of this many terms first, so rounding grows with n/BLOCK + BLOCK, not n. */
+  readonly sumBlock: number;
+  /** Elements per invocation in the norm kernels' elementwise passes. */
+  readonly normRun: number;
+  /** Convolution register tiles (shaders/conv2d.wgsl), chosen with tools/bench-conv.ts. */
+  readonly conv: ConvTiling;
 }
 
-export function convTiling(): ConvTiling {
-  if (convOverride) return convOverride;
-  const env = typeof process !== 'undefined' ? process.env.PURIFY_CONV_TILE : undefined;
-  const m = env?.match(/^(\d+)x(\d+)$/);
-  if (!m) return DEFAULT_CONV_TILING;
-  const tile = { channels: Number(m[1]), vec4Pixels: Math.max(1, Number(m[2]) / 4) };
-  return { ...DEFAULT_CONV_TILING, forward: tile, transposed: tile, weightGrad: tile };
+/**
+ * lavapipe and SwiftShader: 8 output channels × 8 pixels per conv invocation, the same
+ * 64-accumulator block that is fastest for matmul there.
+ */
+export const SOFTWARE_TUNING: Tuning = {
+  name: 'software',
+  matmul: { rows: 8, vec4Cols: 2 },
+  flatRun: 16,
+  serialWorkgroup: 16,
+  sumBlock: 64,
+  normRun: 64,
+  conv: {
+    forward: { channels: 8, vec4Pixels: 2 },
+    transposed: { channels: 8, vec4Pixels: 2 },
+    weightGrad: { channels: 4, vec4Pixels: 1 },
+    weightGradWorkgroups: 16,
+  },
+};
+
+/** Hardware adapters: many short invocations, wide workgroups. */
+export const GPU_TUNING: Tuning = {
+  name: 'gpu',
+  matmul: { rows: 4, vec4Cols: 1 },
+  flatRun: 1,
+  serialWorkgroup: 64,
+  sumBlock: 64,
+  normRun: 4,
+  conv: {
+    forward: { channels: 4, vec4Pixels: 1 },
+    transposed: { channels: 4, vec4Pixels: 1 },
+    weightGrad: { channels: 4, vec4Pixels: 1 },
+    weightGradWorkgroups: 256,
+  },
+};
+
+/** Every named variant: the op tests run each of them on whatever adapter CI has. */
+export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, gpu: GPU_TUNING };
+
+const envVar = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
+
+function parseTile(name: string): [number, number] | null {
+  const value = envVar(name);
+  if (value === undefined) return null;
+  const m = value.match(/^(\d+)x(\d+)$/);
+  if (!m || Number(m[2]) % 4 || Number(m[1]) < 1) throw new RangeError(`${name}=${value}: expected RxC with C a multiple of 4, e.g. 8x8`);
+  return [Number(m[1]), Number(m[2]) / 4];
+}
+
+/**
+ * The tuning for an adapter: `requested` (a Tuning or a variant name) if given, else the variant
+ * for its kind, then the environment overrides PURIFY_TUNING=NAME, PURIFY_TILE=RxC (matmul rows ×
+ * columns) and PURIFY_CONV_TILE=CxP (conv channels × pixels, both passes).
+ */
+export function chooseTuning(software: boolean, requested?: Tuning | string): Tuning {
+  const pick = requested ?? envVar('PURIFY_TUNING');
+  let tuning: Tuning;
+  if (typeof pick === 'string') {
+    const named = TUNING_VARIANTS[pick];
+    if (!named) throw new RangeError(`unknown tuning "${pick}"; known: ${Object.keys(TUNING_VARIANTS).join(', ')}`);
+    tuning = named;
+  } else {
+    tuning = pick ?? (software ? SOFTWARE_TUNING : GPU_TUNING);
+  }
+  const matmul = parseTile('PURIFY_TILE');
+  if (matmul) tuning = { ...tuning, name: `${tuning.name}+tile`, matmul: { rows: matmul[0], vec4Cols: matmul[1] } };
+  const conv = parseTile('PURIFY_CONV_TILE');
+  if (conv) {
+    const tile = { channels: conv[0], vec4Pixels: conv[1] };
+    tuning = { ...tuning, name: `${tuning.name}+conv`, conv: { ...tuning.conv, forward: tile, transposed: tile, weightGrad: tile } };
+  }
+  return tuning;
 }

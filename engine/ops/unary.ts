@@ -3,14 +3,14 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
-import { flatRun } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 import { FLAT_WG, empty, flatGrid } from './common.ts';
 
 export const UNARY_FNS = ['RELU', 'SILU', 'SIGN', 'CLAMP', 'AFFINE', 'SQUARE', 'EXP', 'LOG', 'ABS', 'SQRT'] as const;
 export type UnaryFn = (typeof UNARY_FNS)[number];
 
-export function unaryKernel(fn: UnaryFn, backward: boolean): KernelSpec {
-  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: flatRun(), BACKWARD: backward };
+export function unaryKernel(tuning: Tuning, fn: UnaryFn, backward: boolean): KernelSpec {
+  const defines: Record<string, boolean | number> = { WG: FLAT_WG, RUN: tuning.flatRun, BACKWARD: backward };
   for (const name of UNARY_FNS) defines[name] = name === fn;
   return { op: `${fn.toLowerCase()}${backward ? '_backward' : ''}`, shader: 'unary', defines };
 }
@@ -18,8 +18,8 @@ export function unaryKernel(fn: UnaryFn, backward: boolean): KernelSpec {
 function runUnary(fn: UnaryFn, x: Tensor, a = 0, b = 0): Tensor {
   const engine = x.engine;
   const y = empty(engine, x.shape, fn.toLowerCase());
-  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, flatRun());
-  engine.dispatch(unaryKernel(fn, false), [x, y], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
+  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, engine.tuning.flatRun);
+  engine.dispatch(unaryKernel(engine.tuning, fn, false), [x, y], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
   return record(fn.toLowerCase(), [x], y, (g) => [unaryBackward(fn, x, g, a, b)]);
 }
 
@@ -27,8 +27,8 @@ function runUnary(fn: UnaryFn, x: Tensor, a = 0, b = 0): Tensor {
 export function unaryBackward(fn: UnaryFn, x: Tensor, gradOut: Tensor, a = 0, b = 0): Tensor {
   const engine = x.engine;
   const gx = empty(engine, x.shape, `${fn.toLowerCase()}_backward`);
-  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, flatRun());
-  engine.dispatch(unaryKernel(fn, true), [x, gradOut, gx], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
+  const { groups, groupsX } = flatGrid(engine, x.size, FLAT_WG, engine.tuning.flatRun);
+  engine.dispatch(unaryKernel(engine.tuning, fn, true), [x, gradOut, gx], new Uniforms().u32(x.size, groupsX).f32(a, b), groups);
   return gx;
 }
 
@@ -46,4 +46,4 @@ export const log = (x: Tensor) => runUnary('LOG', x);
 export const abs = (x: Tensor) => runUnary('ABS', x);
 export const sqrt = (x: Tensor) => runUnary('SQRT', x);
 
-export const unaryKernels = (): KernelSpec[] => UNARY_FNS.flatMap((fn) => [unaryKernel(fn, false), unaryKernel(fn, true)]);
+export const unaryKernels = (tuning: Tuning): KernelSpec[] => UNARY_FNS.flatMap((fn) => [unaryKernel(tuning, fn, false), unaryKernel(tuning, fn, true)]);

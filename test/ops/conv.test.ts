@@ -16,7 +16,7 @@ console.log(`  seed ${seed}`);
 
 async function engineWithKernels(): Promise<Engine | null> {
   const engine = await getEngine();
-  await engine?.precompile(convKernels());
+  if (engine) await engine.precompile(convKernels(engine.tuning));
   return engine;
 }
 
