@@ -1,8 +1,9 @@
 // Loads `shaders/<name>.wgsl` and expands its variant conditionals with wgsl-preprocessor.
 // In the .wgsl files a conditional names a define: `#if VEC4`, `#elif !BIAS`; numeric defines are
-// spliced where `${NAME}` appears. Node reads the files from disk; a browser bundle registers the
-// same files as text (tools/build-browser.ts), so both run identical WGSL.
+// spliced where `${NAME}` appears. Built code (the package, browser bundles) has the files embedded
+// (shader-texts.ts); run from source, Node reads them from disk. Either way the same WGSL runs.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { EMBEDDED_SHADERS } from './shader-texts.ts';
 
 export type Defines = Record<string, boolean | number>;
 
@@ -12,15 +13,17 @@ export function registerShaderSources(map: Record<string, string>): void {
   for (const [name, text] of Object.entries(map)) sources.set(name, text);
 }
 
+if (EMBEDDED_SHADERS) registerShaderSources(EMBEDDED_SHADERS);
+
 let readFileSync: ((url: URL, enc: 'utf8') => string) | undefined;
-if (typeof process !== 'undefined' && process.versions?.node) {
+if (!EMBEDDED_SHADERS && typeof process !== 'undefined' && process.versions?.node) {
   ({ readFileSync } = await import('node:fs'));
 }
 
 export function shaderSource(name: string): string {
   const cached = sources.get(name);
   if (cached !== undefined) return cached;
-  if (!readFileSync) throw new Error(`shader "${name}" is not registered; the browser bundle must call registerShaderSources()`);
+  if (!readFileSync) throw new Error(`shader "${name}" is not registered; it is not among the embedded shaders`);
   const text = readFileSync(new URL(`../shaders/${name}.wgsl`, import.meta.url), 'utf8');
   sources.set(name, text);
   return text;

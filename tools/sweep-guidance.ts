@@ -11,7 +11,8 @@ import { loadDataset } from '../engine/data/datasets.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray, labelTensor } from '../engine/ops/index.ts';
 import { purifyAndClassify } from '../engine/purify/defended.ts';
-import { DEFAULT_TSTAR, type PurifyOptions } from '../engine/purify/purifier.ts';
+import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
+import type { PurifyOptions } from '../engine/purify/purifier.ts';
 import { GDMP_DISTANCES, type GdmpDistance } from '../engine/purify/guidance.ts';
 import { engineFrom } from './commands/options.ts';
 
@@ -32,7 +33,7 @@ const method = values.method as 'agdm' | 'gdmp';
 if (method !== 'agdm' && method !== 'gdmp') throw new Error(`--method must be agdm or gdmp, got "${method}"`);
 const gdmpDistance = values['gdmp-distance'] as GdmpDistance;
 if (!GDMP_DISTANCES.includes(gdmpDistance)) throw new Error(`--gdmp-distance must be ${GDMP_DISTANCES.join(' or ')}`);
-const tStar = Number(values.tstar ?? DEFAULT_TSTAR[method]);
+const tStar = Number(values.tstar ?? PURIFY_DEFAULTS.methods[method].tStar);
 const label = method === 'gdmp' ? `gdmp (${gdmpDistance})` : 'agdm';
 const engine = await engineFrom({}, true);
 const data = loadDataset('mnist', 'test', { limit: n });

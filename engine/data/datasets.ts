@@ -1,9 +1,9 @@
 // Dataset loaders: every set comes out as N×C×H×W floats in [0, 1] plus uint8 labels.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT, packageFile } from '../package-files.ts';
 import { readIdxFile } from './idx.ts';
-import { colorChannels, decodeImageBytes } from './image-io.ts';
+import { colorChannels, decodeImageBytes } from './image-bytes.ts';
 
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10-lossless' | 'cifar10-jpeg';
 export type DatasetSplit = 'train' | 'test';
@@ -22,7 +22,7 @@ export interface Dataset {
 export interface LoadDatasetOptions {
   /** Load only the first `limit` images (in the order documented on `loadDataset`). */
   limit?: number;
-  /** Folder holding mnist/ and cifar10/; defaults to $PURIFY_DATA, then ../shared/data beside the repo. */
+  /** Folder holding mnist/ and cifar10/; defaults to $PURIFY_DATA, then ../shared/data beside the package, then the package's own data/ (the first 256 MNIST test images). */
   root?: string;
 }
 
@@ -34,7 +34,6 @@ export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FASHION_MNIST_SYSTEM_DIR = '/usr/share/datasets/fashion-mnist';
 const MNIST_SIDE = 28;
 const MNIST_SHEET_ROWS = 3000;
@@ -53,11 +52,15 @@ interface ByteDataset {
   width: number;
 }
 
+const BESIDE_PACKAGE = join(PACKAGE_ROOT, '../shared/data');
+/** The MNIST test slice the package ships, so demos work from any install. */
+export const SHIPPED_DATA = packageFile('data');
+
 export function dataRoot(root?: string): string {
-  return resolve(root ?? process.env.PURIFY_DATA ?? join(REPO_ROOT, '../shared/data'));
+  return resolve(root ?? process.env.PURIFY_DATA ?? (existsSync(BESIDE_PACKAGE) ? BESIDE_PACKAGE : SHIPPED_DATA));
 }
 
-const ROOT_HINT = 'Set PURIFY_DATA or the `root` option to the folder holding mnist/ and cifar10/ (default: ../shared/data beside the repo).';
+const ROOT_HINT = `Set PURIFY_DATA or the \`root\` option to the folder holding mnist/ and cifar10/ (default: ../shared/data beside the package, else the package's data/ with the first 256 MNIST test images).`;
 const FASHION_HINT = `Install Debian's package: apt-get install dataset-fashion-mnist (it puts the files in ${FASHION_MNIST_SYSTEM_DIR}).`;
 
 function firstExisting(what: string, candidates: string[], hint: string): string {

@@ -194,9 +194,25 @@ function inflateExactly(compressed: Uint8Array, expectedLength: number): Uint8Ar
   return inflated;
 }
 
-export function decodePng(bytes: Uint8Array): RasterImage {
+export class ImageTooLargeError extends ImageFormatError {
+  override name = 'ImageTooLargeError';
+}
+
+export interface DecodeLimits {
+  /** Refuse images with more pixels than this, before inflating a byte (default: no limit). */
+  maxPixels?: number;
+}
+
+export function checkPixelLimit(width: number, height: number, limits: DecodeLimits): void {
+  if (limits.maxPixels !== undefined && width * height > limits.maxPixels) {
+    throw new ImageTooLargeError(`${width}×${height} image has ${width * height} pixels, more than the limit of ${limits.maxPixels}`);
+  }
+}
+
+export function decodePng(bytes: Uint8Array, limits: DecodeLimits = {}): RasterImage {
   const chunks = readChunks(bytes);
   const { width, height, bitDepth, colorType } = parseHeader(chunks[0]);
+  checkPixelLimit(width, height, limits);
   const critical = chunks.find((c) => /^[A-Z]/.test(c.type) && !['IHDR', 'PLTE', 'IDAT', 'IEND'].includes(c.type));
   if (critical) throw new ImageFormatError(`unsupported PNG: unknown critical chunk ${critical.type}`);
   const idat = chunks.filter((c) => c.type === 'IDAT').map((c) => c.data);

@@ -2,17 +2,16 @@
 // workers holding the bytes share the code. A name or a path may be given wherever a model is
 // expected; the shipped MNIST defaults need no flags.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { readWeights } from '../io/load.ts';
+import { PACKAGE_ROOT, packageFile } from '../package-files.ts';
 import type { Engine } from '../runtime.ts';
 import { Params } from '../nn/params.ts';
 import { DDPM_CIFAR10, ddpmStateDict, ddpmUnet, ddpmUnetSpecs } from './ddpm-unet.ts';
 import { classifierFromWeights, cleanStateDict, denoiserFromWeights } from './from-bytes.ts';
 import type { Classifier, Denoiser } from './types.ts';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const shared = (p: string) => `${process.env.PURIFY_DATA ?? repoRoot + '../shared/data'}/${p}`;
-const shipped = (p: string) => `${repoRoot}weights/${p}`;
+const shared = (p: string) => `${process.env.PURIFY_DATA ?? PACKAGE_ROOT + '/../shared/data'}/${p}`;
+const shipped = (p: string) => packageFile('weights', p);
 
 /** Shipped file first, the original checkpoint in shared data second. */
 function locate(name: string, candidates: string[]): string {

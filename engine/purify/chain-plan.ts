@@ -9,6 +9,7 @@ import type { StepCoefficients } from '../ops/diffusion-step.ts';
 import { diffusionStep, randomNormal } from '../ops/index.ts';
 import type { NoiseKey } from '../ops/random.ts';
 import type { Tensor } from '../tensor.ts';
+import { PURIFY_DEFAULTS } from './defaults.ts';
 import { AGDM_DEFAULTS, type AgdmOptions, type GdmpDistance } from './guidance.ts';
 import type { Method, PurifyOptions } from './purifier.ts';
 
@@ -46,7 +47,8 @@ export function chainPlan(denoiser: Denoiser, opts: PurifyOptions): ChainPlan {
   const ts = stepSubset(opts.tStar - 1, opts.steps ?? opts.tStar);
   const ddpm = ts.length === opts.tStar;
   const clip = opts.clipX0 ?? denoiser.dataRange === 'symmetric';
-  const scaleAt = (t: number) => (opts.scale ?? 0) * (opts.scaleSchedule === 'snr' ? Math.sqrt((1 - s.alphaBars[t]) / s.alphaBars[t]) : 1);
+  const scale = opts.scale ?? PURIFY_DEFAULTS.methods[opts.method].scale;
+  const scaleAt = (t: number) => scale * (opts.scaleSchedule === 'snr' ? Math.sqrt((1 - s.alphaBars[t]) / s.alphaBars[t]) : 1);
   const steps = ts.map((t, i): ChainStep => {
     const tPrev = i + 1 < ts.length ? ts[i + 1] : -1;
     const sa = Math.sqrt(s.alphaBars[t]);

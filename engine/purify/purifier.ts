@@ -20,7 +20,7 @@ export interface PurifyOptions {
   /** Reverse steps; fewer than t* runs a DDIM (η) chain over an evenly spaced subset. */
   steps?: number;
   eta?: number;
-  /** Guidance scale s. */
+  /** Guidance scale s (default: the method's, engine/purify/defaults.ts). */
   scale?: number;
   /** 'constant': s; 'snr': s·sqrt((1 − ᾱ_t)/ᾱ_t), GDMP's schedule. */
   scaleSchedule?: 'constant' | 'snr';
@@ -38,8 +38,6 @@ export interface PurifyOptions {
   /** Checked between steps: throw to stop (cancellation). */
   signal?: AbortSignal;
 }
-
-export const DEFAULT_TSTAR: Record<Method, number> = { diffpure: 100, gdmp: 100, agdm: 70 };
 
 /** A step's guidance g at x_t (undefined where the step is unguided); `eps` is ε̂(x_t), x₀ the model-space input. */
 export function stepGuidance(plan: ChainPlan, step: ChainStep, x: Tensor, x0: Tensor, eps: Tensor, guide?: Classifier, ref?: AgdmReference | null): Tensor | undefined {

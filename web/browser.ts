@@ -1,0 +1,69 @@
+/// <reference types="@webgpu/types" />
+// The package's browser entry (`purify-gpu/browser`): createPurifier() on navigator.gpu, models
+// fetched from a URL (default: ./weights/ beside the page) or given as bytes. Everything after
+// loading is the shared Purifier (engine/purify/session.ts), so a browser purifies exactly as Node.
+import { classifierFromBytes, denoiserFromBytes } from '../engine/models/from-bytes.ts';
+import { PURIFY_DEFAULTS, type ModelRole } from '../engine/purify/defaults.ts';
+import { Purifier, type SessionOptions } from '../engine/purify/session.ts';
+import { Engine } from '../engine/runtime.ts';
+
+export { Purifier, ModelMismatchError, type PurifyCall, type PurifyResult, type SessionOptions } from '../engine/purify/session.ts';
+export { PURIFY_DEFAULTS, METHODS, resolvePurifyOptions, InvalidOptionError, type PurifySettings } from '../engine/purify/defaults.ts';
+export { toImageBatch, DEFAULT_MAX_PIXELS, type PurifyInput, type ImageDataLike, type ImageBatch } from '../engine/purify/input.ts';
+export { InvalidImageError } from '../engine/data/image-bytes.ts';
+export { ImageFormatError, ImageTooLargeError } from '../engine/data/png.ts';
+export { DeviceLostError } from '../engine/runtime.ts';
+export { NoAdapterError } from '../engine/device.ts';
+export type { Method } from '../engine/purify/purifier.ts';
+
+/** A model's weights: a URL to fetch, the file's bytes, or false for none. */
+export type WeightSource = string | URL | Uint8Array | false;
+
+export interface BrowserPurifierOptions extends SessionOptions {
+  /** Where the shipped weight files are served (default './weights/', relative to the page). */
+  weightsUrl?: string | URL;
+  denoiser?: Exclude<WeightSource, false>;
+  guidance?: WeightSource;
+  classifier?: WeightSource;
+}
+
+export class WebGpuUnavailableError extends Error {
+  override name = 'WebGpuUnavailableError';
+}
+
+/** Why WebGPU is missing and how to get it, in one message a page can show as it is. */
+export function webGpuHelp(): string | null {
+  if (typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu) return null;
+  const secure = typeof isSecureContext === 'undefined' || isSecureContext;
+  return secure
+    ? 'This browser has no WebGPU. Use a current Chrome or Edge (WebGPU is on by default), Firefox 141+ or Safari 26+; on Linux Chrome may need chrome://flags/#enable-unsafe-webgpu and #enable-vulkan. Software adapters (SwiftShader) work too, slowly.'
+    : 'WebGPU needs a secure context: open this page over https:// or from http://localhost / 127.0.0.1.';
+}
+
+async function weights(role: ModelRole, source: WeightSource | undefined, base: string | URL): Promise<Uint8Array | undefined> {
+  if (source === false) return undefined;
+  if (source instanceof Uint8Array) return source;
+  const url = new URL(source ?? PURIFY_DEFAULTS.weightFiles[role], new URL(base, typeof location === 'undefined' ? undefined : location.href));
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${role} weights: ${url} answered ${response.status} ${response.statusText}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function createPurifier(options: BrowserPurifierOptions = {}): Promise<Purifier> {
+  const { weightsUrl = './weights/', denoiser, guidance, classifier, ...session } = options;
+  const help = webGpuHelp();
+  if (help) throw new WebGpuUnavailableError(help);
+  const [d, g, c] = await Promise.all([weights('denoiser', denoiser, weightsUrl), weights('guidance', guidance, weightsUrl), weights('classifier', classifier, weightsUrl)]);
+  const engine = await Engine.create();
+  try {
+    const models = {
+      denoiser: denoiserFromBytes(engine, d!, PURIFY_DEFAULTS.models.denoiser),
+      guidance: g && classifierFromBytes(engine, PURIFY_DEFAULTS.models.guidance, g),
+      classifier: c && classifierFromBytes(engine, PURIFY_DEFAULTS.models.classifier, c),
+    };
+    return new Purifier(engine, models, session);
+  } catch (err) {
+    engine.destroy();
+    throw err;
+  }
+}
