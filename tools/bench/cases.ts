@@ -1,7 +1,8 @@
 // The benchmark suite: one entry per kernel or model step the README promises numbers for.
-import { conv2d, convTranspose2d, fromArray, groupNorm, matmul, scaledDotProductAttention } from '../../engine/ops/index.ts';
+import { affine, conv2d, convTranspose2d, fromArray, groupNorm, matmul, scaledDotProductAttention, sum } from '../../engine/ops/index.ts';
 import { conv2dWeightGrad } from '../../engine/ops/conv.ts';
-import type { Engine, Tensor } from '../../engine/index.ts';
+import { valueAndGrad, type Engine, type Tensor } from '../../engine/index.ts';
+import { purify } from '../../engine/purify/purifier.ts';
 import type { BenchCase } from './measure.ts';
 
 const CONV_FLOPS = 2 * 8 * 64 * 32 * 32 * 64 * 9;
@@ -35,11 +36,18 @@ export const kernelCases: BenchCase[] = [
   { op: 'attention', shape: '8×(16·16)×64', flops: 4 * 8 * 256 * 256 * 64, setup: withInputs([[8, 256, 64], [8, 256, 64], [8, 256, 64]], ([q, k, v]) => scaledDotProductAttention(q, k, v)) },
 ];
 
-/** One ε-prediction of a denoiser at a mid-chain step, for a batch of images. */
-export function denoiserStepCase(name: string, load: (engine: Engine) => Promise<import('../../engine/models/types.ts').Denoiser>, batch: number): BenchCase & { prepare(engine: Engine): Promise<void> } {
-  let model: import('../../engine/models/types.ts').Denoiser | null = null;
+type Denoiser = import('../../engine/models/types.ts').Denoiser;
+type Classifier = import('../../engine/models/types.ts').Classifier;
+type PreparedCase = BenchCase & { prepare(engine: Engine): Promise<void> };
+
+/**
+ * One ε-prediction of a denoiser at a mid-chain step for a batch of images; with `inputGradient`
+ * also the gradient of Σε̂ w.r.t. the input (what the attacks and the AGDM guidance pay per step).
+ */
+export function denoiserStepCase(name: string, load: (engine: Engine) => Promise<Denoiser>, batch: number, inputGradient = false): PreparedCase {
+  let model: Denoiser | null = null;
   return {
-    op: `${name} UNet step`,
+    op: `${name} UNet step${inputGradient ? ' + input gradient' : ''}`,
     shape: `batch ${batch}`,
     images: batch,
     maxRepeats: 3,
@@ -51,18 +59,57 @@ export function denoiserStepCase(name: string, load: (engine: Engine) => Promise
       const m = model;
       const [c, h, w] = m.imageShape;
       const x = engine.keep(randomTensor(engine, [batch, c, h, w]));
-      return { run: () => void m.predictEps(x, new Array(batch).fill(50)), dispose: () => x.dispose() };
+      const t = new Array(batch).fill(50);
+      const run = inputGradient ? () => void valueAndGrad(engine, () => sum(m.predictEps(x, t)), [x]) : () => void m.predictEps(x, t);
+      return { run, dispose: () => x.dispose() };
     },
   };
 }
 
-/** One UNet step of the Franfee MNIST DDPM (batch 1 and 64) and of a CIFAR-size DDPM UNet (batch 8, random weights). */
+/** A whole purification chain (images/s), the workload every evaluation pays. */
+export function chainCase(method: 'diffpure' | 'agdm', tStar: number, batch: number, load: (engine: Engine) => Promise<{ denoiser: Denoiser; guide?: Classifier }>): PreparedCase {
+  let models: { denoiser: Denoiser; guide?: Classifier } | null = null;
+  return {
+    op: `${method} chain t*=${tStar}`,
+    shape: `batch ${batch}`,
+    images: batch,
+    maxRepeats: 1,
+    async prepare(engine) {
+      models ??= await load(engine);
+    },
+    setup: (engine) => {
+      if (!models) throw new Error('prepare() first');
+      const { denoiser, guide } = models;
+      const [c, h, w] = denoiser.imageShape;
+      const x = engine.keep(affine(randomTensor(engine, [batch, c, h, w]), 1, 0.5));
+      // measure() syncs after run(); the chain submits its own steps, so its promise is awaited there too.
+      let pending: Promise<unknown> = Promise.resolve();
+      return {
+        run: () => void (pending = purify(denoiser, x, { method, tStar, seed: 1 }, guide).then((y) => y.dispose())),
+        settle: () => pending,
+        dispose: () => x.dispose(),
+      };
+    },
+  };
+}
+
+/**
+ * The Franfee MNIST DDPM step at batch 1, 16 and 64 (forward, and forward + input gradient), its
+ * DiffPure and AGDM chains at batch 64, and one step of a CIFAR-size DDPM UNet (batch 8, random weights).
+ */
 export function modelCases(): BenchCase[] {
-  const franfee = async (engine: Engine) => (await import('../../engine/models/catalog.ts')).loadDenoiser(engine, 'franfee-mnist');
+  const catalog = () => import('../../engine/models/catalog.ts');
+  const franfee = async (engine: Engine) => (await catalog()).loadDenoiser(engine, 'franfee-mnist');
   const cifar = async (engine: Engine) => {
     const { DDPM_CIFAR10, ddpmUnet, ddpmUnetSpecs } = await import('../../engine/models/ddpm-unet.ts');
     const { Params } = await import('../../engine/nn/params.ts');
     return ddpmUnet(Params.init(engine, ddpmUnetSpecs(DDPM_CIFAR10), 1), DDPM_CIFAR10, 'ddpm-cifar10 (ch 128, mult 1,2,2,2; random weights)');
   };
-  return [denoiserStepCase('franfee-mnist', franfee, 1), denoiserStepCase('franfee-mnist', franfee, 64), denoiserStepCase('ddpm-cifar10', cifar, 8)];
+  const withGuide = async (engine: Engine) => ({ denoiser: await franfee(engine), guide: await (await catalog()).loadClassifier(engine, 'mnist-guidance') });
+  return [
+    ...[1, 16, 64].flatMap((batch) => [denoiserStepCase('franfee-mnist', franfee, batch), denoiserStepCase('franfee-mnist', franfee, batch, true)]),
+    chainCase('diffpure', 100, 64, async (engine) => ({ denoiser: await franfee(engine) })),
+    chainCase('agdm', 70, 64, withGuide),
+    denoiserStepCase('ddpm-cifar10', cifar, 8),
+  ];
 }
