@@ -1,24 +1,30 @@
-// Bundles the demo page and its GPU worker for browsers with esbuild, into dist/web/. The engine is
-// the same code Node runs; the `purify:shaders` module embeds every shaders/*.wgsl file as text for
-// registerShaderSources(), so the browser compiles exactly the WGSL Node does. Node-only paths of
-// the engine (dawn.node, node:fs) sit behind dynamic imports that browsers never reach.
+// Bundles for browsers with esbuild, into dist/browser/: the package's ES module (purify-gpu.js, from
+// web/browser.ts), the GPU worker (purifier.worker.js) and the demo page (demo.js, index.html,
+// samples/). The engine is the same code Node runs; engine/shader-texts.ts is replaced by the
+// embedded shaders/*.wgsl texts, so browsers compile exactly the WGSL Node does, and Node-only
+// modules (dawn.node, node:fs), which sit behind dynamic imports browsers never reach, become
+// empty stubs, so a consumer bundling purify-gpu.js needs no plugin or externals.
 // Usage: node --import tsx tools/build-browser.ts
 import { build, type Plugin } from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { embeddedShadersModule, shaderFiles } from './embed-shaders.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-export const WEB_OUT = `${root}dist/web`;
+export const WEB_OUT = `${root}dist/browser`;
 
-const shaderText: Plugin = {
-  name: 'purify-shaders',
+const embedShaders: Plugin = {
+  name: 'embed-shaders',
   setup(b) {
-    b.onResolve({ filter: /^purify:shaders$/ }, () => ({ path: 'shaders', namespace: 'purify' }));
-    b.onLoad({ filter: /.*/, namespace: 'purify' }, () => {
-      const files = readdirSync(`${root}shaders`).filter((f) => f.endsWith('.wgsl'));
-      const sources = Object.fromEntries(files.map((f) => [f.replace(/\.wgsl$/, ''), readFileSync(`${root}shaders/${f}`, 'utf8')]));
-      return { contents: `export default ${JSON.stringify(sources)};`, loader: 'js', watchFiles: files.map((f) => `${root}shaders/${f}`) };
-    });
+    b.onLoad({ filter: /engine[\\/]shader-texts\.ts$/ }, () => ({ contents: embeddedShadersModule(`${root}shaders`), loader: 'js', watchFiles: shaderFiles(`${root}shaders`) }));
+  },
+};
+
+const nodeOnlyStubs: Plugin = {
+  name: 'node-only-stubs',
+  setup(b) {
+    b.onResolve({ filter: /^(node:.*|webgpu)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({ contents: `throw new Error(${JSON.stringify(`${args.path} is not available in a browser`)});`, loader: 'js' }));
   },
 };
 
@@ -28,12 +34,12 @@ export interface BrowserBuild {
   ms: number;
 }
 
-/** Writes demo.js, purifier.worker.js (with source maps), index.html and samples/ (with index.json) into outDir. */
+/** Writes purify-gpu.js, purifier.worker.js, demo.js (with source maps), index.html and samples/ (with index.json) into outDir. */
 export async function buildBrowser(outDir = WEB_OUT): Promise<BrowserBuild> {
   const started = performance.now();
   mkdirSync(outDir, { recursive: true });
   const result = await build({
-    entryPoints: { demo: `${root}web/demo.ts`, 'purifier.worker': `${root}workers/browser.worker.ts` },
+    entryPoints: { 'purify-gpu': `${root}web/browser.ts`, demo: `${root}web/demo.ts`, 'purifier.worker': `${root}workers/browser.worker.ts` },
     outdir: outDir,
     bundle: true,
     format: 'esm',
@@ -41,8 +47,7 @@ export async function buildBrowser(outDir = WEB_OUT): Promise<BrowserBuild> {
     target: 'es2022',
     sourcemap: true,
     metafile: true,
-    external: ['node:*', 'webgpu'],
-    plugins: [shaderText],
+    plugins: [embedShaders, nodeOnlyStubs],
     logLevel: 'warning',
   });
   cpSync(`${root}web/index.html`, `${outDir}/index.html`);

@@ -1,5 +1,9 @@
-// `purify` command line: one subcommand per file in tools/commands/.
-const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void>; summary: string }>> = {
+// `purify` command line: one subcommand per file in tools/commands/, help from commands/usage.ts.
+// Runs in the child process tools/purify-bin.ts starts (which filters Dawn's stderr noise).
+import { answerWithoutEngine, UsageError, type USAGE } from './commands/usage.ts';
+
+type Command = { run(argv: string[]): Promise<void> };
+const commands: Record<keyof typeof USAGE, () => Promise<Command>> = {
   adapters: () => import('./commands/adapters.ts'),
   bench: () => import('./commands/bench.ts'),
   convert: () => import('./commands/convert.ts'),
@@ -12,13 +16,22 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<void
 };
 
 async function main(): Promise<number> {
-  const [name, ...argv] = process.argv.slice(2);
-  if (!name || name === '--help' || name === 'help' || !(name in commands)) {
-    console.log('usage: purify <command> [options]\n\ncommands:');
-    for (const [n, load] of Object.entries(commands)) console.log(`  ${n.padEnd(12)} ${(await load()).summary}`);
-    return name && name !== '--help' && name !== 'help' ? 2 : 0;
+  const args = process.argv.slice(2);
+  const answer = answerWithoutEngine(args);
+  if (answer) {
+    if (answer.out) console.log(answer.out);
+    if (answer.err) console.error(answer.err);
+    return answer.code;
   }
-  await (await commands[name]()).run(argv);
+  const [name, ...argv] = args;
+  try {
+    await (await commands[name]()).run(argv);
+  } catch (err) {
+    // node:util parseArgs's errors name the bad flag; point at the help that lists the good ones.
+    const code = (err as { code?: string }).code;
+    if (code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${(err as Error).message.split('. ')[0]} (see purify ${name} --help)`);
+    throw err;
+  }
   return 0;
 }
 
@@ -28,6 +41,6 @@ main().then(
   (err) => {
     console.error(`purify: ${err instanceof Error ? err.message : err}`);
     if (process.env.PURIFY_DEBUG) console.error(err);
-    process.exit(1);
+    process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

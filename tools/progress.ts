@@ -4,7 +4,12 @@ export class ProgressBar {
   private started = performance.now();
   private lastDecile = -1;
 
-  constructor(private label: string, private total: number, private stream = process.stderr) {}
+  /** Under purify-bin.ts stderr is a pipe to a terminal; it says so in PURIFY_STDERR_COLUMNS. */
+  private readonly columns: number | undefined;
+
+  constructor(private label: string, private total: number, private stream = process.stderr) {
+    this.columns = stream.isTTY ? stream.columns : Number(process.env.PURIFY_STDERR_COLUMNS) || undefined;
+  }
 
   update(done: number, extra = ''): void {
     const fraction = this.total ? Math.min(done / this.total, 1) : 1;
@@ -13,8 +18,8 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(fraction * width);
     const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${formatTime(elapsed)} elapsed, ETA ${formatTime(eta)} ${extra}`;
-    if (this.stream.isTTY) {
-      this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 120) - 1)}\x1b[K`);
+    if (this.columns) {
+      this.stream.write(`\r${line.slice(0, this.columns - 1)}\x1b[K`);
       if (done >= this.total) this.stream.write('\n');
     } else {
       const decile = Math.floor(fraction * 10);

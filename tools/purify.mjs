@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `purify` command: registers the TypeScript loader, then runs tools/cli.ts.
+// `purify` from a checkout: registers the TypeScript loader, then runs tools/purify-bin.ts (an
+// installed package runs the compiled dist/tools/purify-bin.js instead).
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./cli.ts');
+await import('./purify-bin.ts');

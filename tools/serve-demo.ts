@@ -1,12 +1,13 @@
-// A tiny static server for the browser demo, bound to 127.0.0.1 only: the page, bundle and samples
-// from dist/web/ (rebuilt on start) and weights/*.safetensors with their list. Nothing else is served.
+// A tiny static server for the browser demo, bound to 127.0.0.1 only: the page, bundles and samples
+// from the package's dist/browser/ (rebuilt on start when run from source; an install serves its
+// prebuilt copy and writes nothing) and weights/*.safetensors with their list. Nothing else is served.
 import { createServer } from 'node:http';
 import { readFile, readdir } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { WEB_OUT, buildBrowser } from './build-browser.ts';
+import { packageFile } from '../engine/package-files.ts';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
+const WEB_OUT = packageFile('dist', 'browser');
+const fromSource = import.meta.url.endsWith('.ts');
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -41,15 +42,15 @@ function fileFor(pathname: string, weightsDir: string): string | null {
 export interface DemoServerOptions {
   /** 0 picks a free port. */
   port?: number;
-  /** Rebuild the bundle first (default true). */
+  /** Rebuild the bundle first (default: when run from source; esbuild is a development tool). */
   build?: boolean;
   /** Where the served weights live (default: the project's weights/). */
   weightsDir?: string;
 }
 
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
-  if (options.build ?? true) await buildBrowser();
-  const weightsDir = options.weightsDir ?? `${root}weights`;
+  if (options.build ?? fromSource) await (await import('./build-browser.ts')).buildBrowser(WEB_OUT);
+  const weightsDir = options.weightsDir ?? packageFile('weights');
   const server = createServer(async (request, response) => {
     if (request.url === WEIGHTS_INDEX) {
       const names = (await readdir(weightsDir)).filter((f) => f.endsWith('.safetensors')).sort();

@@ -3,7 +3,7 @@
 // threads; image buffers are transferred, not copied.
 import type { EngineStats } from '../engine/runtime.ts';
 import type { PgdOptions } from '../engine/attacks/pgd.ts';
-import type { PurifyOptions } from '../engine/purify/purifier.ts';
+import type { PurifySettings } from '../engine/purify/defaults.ts';
 
 /** A model by name; with `bytes` it is built from them, otherwise the worker looks the name up (Node only). */
 export interface ModelSource {
@@ -31,7 +31,8 @@ export interface ImageBatch {
   shape: Shape4;
 }
 
-export type PurifyRequest = Omit<PurifyOptions, 'onStep' | 'signal'>;
+/** Anything left out is filled from engine/purify/defaults.ts, as in the library and the CLI. */
+export type PurifyRequest = PurifySettings;
 export type AttackRequest = Omit<PgdOptions, 'onStep' | 'signal'>;
 
 export interface StepProgress {

@@ -3,7 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PurifierConfig, PurifyRequest, Shape4, WorkerStats } from './api.ts';
 
 export interface PoolWorkerData {
-  tsEntry: string;
+  tsEntry?: string;
   config: PurifierConfig;
   /** Shared by every thread: [fault kind, step], see FAULT. */
   control: Int32Array;

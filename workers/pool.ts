@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { MessageChannel } from 'node:worker_threads';
 import type { PurifyRequest, Shape4, StepProgress } from './api.ts';
 import { FAULT, INJECTED_CRASH_EXIT_CODE, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
-import { TSX_WORKER, workerEntry } from './ts-worker.ts';
+import { workerModule } from './ts-worker.ts';
 
 type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
 
@@ -124,9 +124,10 @@ class Pool implements PurifierPool {
     this.maxAttempts = options.maxAttempts ?? POOL_DEFAULTS.maxAttempts;
     if (!Number.isInteger(this.perAdapter) || this.perAdapter < 1) throw new RangeError(`workersPerAdapter must be a positive integer, got ${this.perAdapter}`);
     const adapters = options.adapters?.length ? options.adapters : [undefined];
+    const entry = workerModule('pool-task');
     this.pools = adapters.map((adapter) => {
       const workerData: PoolWorkerData = {
-        tsEntry: workerEntry('./pool-task.ts'),
+        tsEntry: entry.tsEntry,
         config: {
           adapter,
           denoiser: { name: options.denoiser ?? POOL_DEFAULTS.denoiser },
@@ -136,7 +137,7 @@ class Pool implements PurifierPool {
         control: this.control,
       };
       const pool = new Piscina({
-        filename: TSX_WORKER.href,
+        filename: entry.url.href,
         workerData,
         minThreads: this.perAdapter,
         maxThreads: this.perAdapter,

@@ -8,6 +8,7 @@ import { argmaxRows } from '../engine/eval/predict.ts';
 import { classifierFromBytes, denoiserFromBytes } from '../engine/models/from-bytes.ts';
 import type { Classifier, Denoiser } from '../engine/models/types.ts';
 import { fromArray, labelTensor } from '../engine/ops/index.ts';
+import { resolvePurifyOptions } from '../engine/purify/defaults.ts';
 import { purify } from '../engine/purify/purifier.ts';
 import { DeviceLostError, Engine } from '../engine/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -87,7 +88,8 @@ export class PurifierService implements PurifierApi {
     return this.run(jobId, async (signal) => {
       const { engine, denoiser, guidance } = this.models();
       const onStep = this.stepCounter(onProgress);
-      const data = await this.withInput(batch, (x) => engine.scopeAsync(async () => (await purify(denoiser, x, { ...options, signal, onStep }, guidance)).read()));
+      const resolved = resolvePurifyOptions(options);
+      const data = await this.withInput(batch, (x) => engine.scopeAsync(async () => (await purify(denoiser, x, { ...resolved, signal, onStep }, guidance)).read()));
       return transfer({ data, shape: batch.shape }, [data.buffer]);
     });
   }

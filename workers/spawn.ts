@@ -4,7 +4,7 @@ import { releaseProxy, wrap, type Remote } from 'comlink';
 import { Worker } from 'node:worker_threads';
 import type { PurifierApi } from './api.ts';
 import { nodeEndpoint } from './comlink-node.ts';
-import { TSX_WORKER, workerEntry } from './ts-worker.ts';
+import { workerModule } from './ts-worker.ts';
 
 export interface SpawnedPurifier {
   api: Remote<PurifierApi>;
@@ -14,7 +14,8 @@ export interface SpawnedPurifier {
 }
 
 export function spawnPurifierWorker(): SpawnedPurifier {
-  const worker = new Worker(TSX_WORKER, { workerData: { tsEntry: workerEntry('./node.worker.ts') } });
+  const entry = workerModule('node.worker');
+  const worker = new Worker(entry.url, { workerData: { tsEntry: entry.tsEntry } });
   // Comlink has no notion of a dead peer; at least say why calls stopped answering.
   worker.on('error', (err: Error) => console.error(`[purify-gpu worker] ${err.message}`));
   const api = wrap<PurifierApi>(nodeEndpoint(worker));

@@ -6,6 +6,7 @@ import { loadDenoiser } from '../../engine/models/catalog.ts';
 import { MNIST_CLASSIFIER, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
 import type { Denoiser } from '../../engine/models/types.ts';
 import { fromArray } from '../../engine/ops/index.ts';
+import { resolvePurifyOptions } from '../../engine/purify/defaults.ts';
 import { purify } from '../../engine/purify/purifier.ts';
 import { Engine } from '../../engine/runtime.ts';
 import type { PurifyRequest, Shape4 } from '../../workers/api.ts';
@@ -21,7 +22,7 @@ export async function singleDevice(images: Float32Array, shape: Shape4, options:
   const key = adapter ?? '';
   if (!references.has(key)) references.set(key, Engine.create({ adapter }).then(async (engine) => ({ engine, denoiser: await loadDenoiser(engine) })));
   const { engine, denoiser } = await references.get(key)!;
-  return engine.scopeAsync(async () => (await purify(denoiser, fromArray(engine, images, shape), options)).read());
+  return engine.scopeAsync(async () => (await purify(denoiser, fromArray(engine, images, shape), resolvePurifyOptions(options))).read());
 }
 
 export function mnist(n: number, offset = 0): { images: Float32Array; shape: Shape4 } {

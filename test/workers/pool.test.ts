@@ -84,7 +84,7 @@ test('cancelling stops a running chunk within one step and queued chunks before 
     },
   });
   const other = mnist(1, 1);
-  const otherOptions: PurifyRequest = { method: 'diffpure', tStar: 10, seed: 6 };
+  const otherOptions = { method: 'diffpure', tStar: 10, seed: 6 } satisfies PurifyRequest;
   const bystander = pool.purify(other.images, other.shape, otherOptions);
   const queued = pool.purify(mnist(2, 2).images, [2, 1, 28, 28], { method: 'diffpure', tStar: 10, seed: 7 }, { signal: controller.signal });
   for (const [name, request] of [['running', target], ['queued', queued]] as const) {

@@ -2,8 +2,6 @@ import { parseArgs } from 'node:util';
 import { Engine, listAdapters, preferredAdapter } from '../../engine/index.ts';
 import { deviceOptions } from './options.ts';
 
-export const summary = 'list the WebGPU adapters and show which one is chosen';
-
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: deviceOptions });
   const adapters = await listAdapters({ backend: values.backend });

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { convert } from '../convert.ts';
 
-export const summary = 'convert IN OUT [--f16] [--strip-prefix P]: any supported weight file → safetensors';
-
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,

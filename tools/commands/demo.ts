@@ -15,8 +15,6 @@ import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyFlags, purifyOptionsFrom } from './purify-options.ts';
 
-export const summary = 'demo [--n N] [--methods agdm,diffpure] [--json FILE] [--grid FILE] [--grid-n N]: attack MNIST with PGD, purify, compare';
-
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,

@@ -19,9 +19,6 @@ import { reportRows, renderReport, type DefenseReport, type EvalReport } from '.
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyOptionsFrom } from './purify-options.ts';
 
-export const summary =
-  'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--json F] [--md F] [--grid F.png] | eval --merge A.json,B.json [--notes N.md] --md F';
-
 const DEFENSES = ['none', 'diffpure', 'gdmp', 'agdm'] as const;
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {

@@ -12,8 +12,6 @@ import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyFlags, purifyOptionsFrom } from './purify-options.ts';
 
-export const summary = 'run IN.png... --out DIR [--method agdm|diffpure|gdmp] [--gdmp-distance mse|ssim] [--tstar N] [--steps N] [--scale S] [--seed N] [--workers N --adapters A,B]';
-
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,

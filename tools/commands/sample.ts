@@ -7,8 +7,6 @@ import { loadDenoiser } from '../../engine/models/catalog.ts';
 import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 
-export const summary = 'sample [--n 16] [--seed N] [--out FILE.png]: unconditional DDPM samples from pure noise (all T steps)';
-
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,

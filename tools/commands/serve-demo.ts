@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startDemoServer } from '../serve-demo.ts';
 
-export const summary = 'serve-demo [--port P]: build the browser bundle and serve the WebGPU demo on 127.0.0.1';
-
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: '8080' } } });
   const port = Number(values.port);

@@ -12,8 +12,6 @@ import { ProgressBar, formatTime } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { trainDdpm } from './train-ddpm.ts';
 
-export const summary = 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume]; classifier|guidance: [--shift PX] [--trades-beta B] [--eps E] [--pgd-steps K]; ddpm: [--init franfee-mnist|none] [--eval-n N]';
-
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
