@@ -16,7 +16,7 @@ const shipped = (p: string) => packageFile('weights', p);
 /** Shipped file first, the original checkpoint in shared data second. */
 function locate(name: string, candidates: string[]): string {
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error(`weights for ${name} not found; looked in:\n  ${candidates.join('\n  ')}`);
+  if (!found) throw new Error(`weights for ${name} not found (looked in ${candidates.join(', ')})`);
   return found;
 }
 

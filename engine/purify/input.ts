@@ -78,11 +78,14 @@ function check(image: Float32Array, shape: readonly [number, number, number], la
   }
 }
 
-/** Validates and stacks the inputs into one batch for a model taking `shape` = [c, h, w] images. */
-export function toImageBatch(inputs: PurifyInput | PurifyInput[], shape: readonly [number, number, number], options: InputOptions = {}): ImageBatch {
+/**
+ * Validates and stacks the inputs into one batch for a model taking `shape` = [c, h, w] images.
+ * `names` (e.g. file paths) label the inputs in error messages.
+ */
+export function toImageBatch(inputs: PurifyInput | PurifyInput[], shape: readonly [number, number, number], options: InputOptions = {}, names?: string[]): ImageBatch {
   const list = Array.isArray(inputs) ? inputs : [inputs];
   if (list.length === 0) throw new InvalidImageError('no images given');
-  const images = list.flatMap((input, i) => imagesOf(input, shape, options, list.length > 1 ? `input ${i}` : 'input'));
+  const images = list.flatMap((input, i) => imagesOf(input, shape, options, names?.[i] ?? (list.length > 1 ? `input ${i}` : 'input')));
   const per = shape[0] * shape[1] * shape[2];
   const data = new Float32Array(images.length * per);
   images.forEach((image, i) => data.set(image, i * per));

@@ -72,8 +72,8 @@ export class Purifier {
   }
 
   /** Validates inputs into one batch without running anything (for callers that want to fail early). */
-  prepare(input: PurifyInput | PurifyInput[]): ImageBatch {
-    return toImageBatch(input, this.imageShape, this.settings);
+  prepare(input: PurifyInput | PurifyInput[], names?: string[]): ImageBatch {
+    return toImageBatch(input, this.imageShape, this.settings, names);
   }
 
   async purify(input: PurifyInput | PurifyInput[] | ImageBatch, call: PurifyCall = {}): Promise<PurifyResult> {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDataset } from '../../engine/data/datasets.ts';
+import { dataRoot, loadDataset } from '../../engine/data/datasets.ts';
 import { imageGrid, type GridRow } from '../../engine/data/grid.ts';
 import { lossGradient } from '../../engine/attacks/objectives.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
@@ -10,10 +10,13 @@ import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import { fingerprint } from './fingerprint.ts';
 import { fromArray, labelTensor } from '../../engine/ops/index.ts';
 import { purifyAndClassify } from '../../engine/purify/defended.ts';
+import { PURIFY_DEFAULTS } from '../../engine/purify/defaults.ts';
+import { assertModelsFit } from '../../engine/purify/session.ts';
 import type { Method } from '../../engine/purify/purifier.ts';
 import { ProgressBar } from '../progress.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyFlags, purifyOptionsFrom } from './purify-options.ts';
+import { positiveInteger, UsageError } from './usage.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -23,7 +26,7 @@ export async function run(argv: string[]): Promise<void> {
       ...purifyFlags,
       n: { type: 'string', default: '16' },
       methods: { type: 'string', default: 'agdm,diffpure' },
-      classifier: { type: 'string', default: 'mnist-cnn' },
+      classifier: { type: 'string', default: PURIFY_DEFAULTS.models.classifier },
       eps: { type: 'string', default: '0.3' },
       'attack-steps': { type: 'string', default: '40' },
       json: { type: 'string' },
@@ -31,16 +34,20 @@ export async function run(argv: string[]): Promise<void> {
       'grid-n': { type: 'string', default: '16' },
     },
   });
-  const n = Number(values.n);
-  const gridN = Math.min(n, Number(values['grid-n']));
+  const n = positiveInteger('n', values.n);
+  const gridN = Math.min(n, positiveInteger('grid-n', values['grid-n']));
+  const attackSteps = positiveInteger('attack-steps', values['attack-steps']);
   const eps = Number(values.eps);
-  const attackSteps = Number(values['attack-steps']);
+  if (!(eps >= 0 && eps <= 1)) throw new UsageError(`--eps must be a number in [0, 1], got "${values.eps}"`);
   const methods = values.methods.split(',') as Method[];
-  const engine = await engineFrom(values);
+  methods.forEach((m) => purifyOptionsFrom(values, m));
   const data = loadDataset('mnist', 'test', { limit: n });
+  if (data.n < n) throw new UsageError(`--n ${n}: only ${data.n} MNIST test images in ${dataRoot()}; set PURIFY_DATA to a folder with the full mnist/ files`);
+  const engine = await engineFrom(values);
   const classifier = await loadClassifier(engine, values.classifier);
   const denoiser = await loadDenoiser(engine, values.denoiser);
   const guide = methods.includes('agdm') ? await loadClassifier(engine, values.guidance) : undefined;
+  assertModelsFit({ denoiser, classifier, guidance: guide });
   const [c, h, w] = denoiser.imageShape;
   const labels = Array.from(data.labels);
   const correct = (pred: number[]) => pred.filter((p, i) => p === labels[i]).length / n;

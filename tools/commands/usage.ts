@@ -105,3 +105,9 @@ export function answerWithoutEngine(args: string[]): { code: number; out?: strin
   if (wantsHelp(argv)) return { code: 0, out: commandHelp(name) };
   return null;
 }
+
+export function positiveInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
