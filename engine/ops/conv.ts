@@ -98,7 +98,7 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const [N, Cin] = x.shape;
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
-  const tile = x.engine.tuning.conv.forward;
+  const tile = x.engine.tuning.conv.forward(Cout, OW);
   const P = 4 * tile.vec4Pixels;
   const tilesX = ceilDiv(OW, P);
   const tiles = N * OH * tilesX;
@@ -283,7 +283,7 @@ export const convKernels = ({ conv }: Tuning): KernelSpec[] => [
   padKernel,
   packKernel,
   ...PRECOMPILED.flatMap(({ k, stride }) => [
-    ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel(conv.forward, 'forward', k, k, stride, bias, act))),
+    ...conv.forwardTiles.flatMap((tile) => [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel(tile, 'forward', k, k, stride, bias, act)))),
     ...[false, true].map((bias) => convKernel(conv.transposed, 'transposed', k, k, stride, bias)),
     convKernel(conv.weightGrad, 'weightGrad', k, k, stride),
   ]),

@@ -20,8 +20,13 @@ export interface ConvTile {
   vec4Pixels: number;
 }
 
+/** Picks the forward tile for an output of `outChannels` channels and `outWidth` columns; every tile it may return is in `forwardTiles`. */
+export type ConvTileRule = (outChannels: number, outWidth: number) => ConvTile;
+
 export interface ConvTiling {
-  forward: ConvTile;
+  forward: ConvTileRule;
+  /** Every tile `forward` may pick, so all are precompiled. */
+  forwardTiles: readonly ConvTile[];
   transposed: ConvTile;
   weightGrad: ConvTile;
   /** The weight gradient splits the batch into slices until about this many workgroups run. */
@@ -48,10 +53,25 @@ export interface Tuning {
   readonly conv: ConvTiling;
 }
 
+const tile = (channels: number, pixels: number): ConvTile => ({ channels, vec4Pixels: pixels / 4 });
+const fixedTile = (t: ConvTile): Pick<ConvTiling, 'forward' | 'forwardTiles'> => ({ forward: () => t, forwardTiles: [t] });
+
 /**
- * lavapipe and SwiftShader: 8 output channels × 8 pixels per conv invocation, the same
- * 64-accumulator block that is fastest for matmul there.
+ * CPU drivers, measured on the Franfee UNet's shapes (tools/bench-conv.ts --sweep): 8 channels × 8
+ * pixels (the 64-accumulator block that is fastest for matmul there) unless the output is narrow
+ * or its channel count leaves a block mostly empty. Bigger blocks spill (16×8 ran 3–100× slower),
+ * smaller ones pay their per-invocation cost more often, so the rule only trades waste for size:
+ * rows of ≤ 4 pixels take 4-pixel tiles with 16 channels where that divides the channels; ≤ 4
+ * channels take 4; 10 and 20 channels take 12 (one or two blocks, not two or three of 8).
  */
+const softwareForwardTile: ConvTileRule = (outChannels, outWidth) => {
+  if (outWidth <= 4) return outChannels % 16 === 0 ? tile(16, 4) : tile(8, 4);
+  if (outChannels <= 4) return tile(4, 8);
+  if (outChannels % 8 !== 0 && outChannels <= 24) return tile(12, 8);
+  return tile(8, 8);
+};
+
+/** lavapipe and SwiftShader. */
 export const SOFTWARE_TUNING: Tuning = {
   name: 'software',
   matmul: { rows: 8, vec4Cols: 2 },
@@ -60,9 +80,10 @@ export const SOFTWARE_TUNING: Tuning = {
   sumBlock: 64,
   normRun: 64,
   conv: {
-    forward: { channels: 8, vec4Pixels: 2 },
-    transposed: { channels: 8, vec4Pixels: 2 },
-    weightGrad: { channels: 4, vec4Pixels: 1 },
+    forward: softwareForwardTile,
+    forwardTiles: [tile(16, 4), tile(8, 4), tile(4, 8), tile(12, 8), tile(8, 8)],
+    transposed: tile(8, 8),
+    weightGrad: tile(4, 4),
     weightGradWorkgroups: 16,
   },
 };
@@ -76,9 +97,9 @@ export const GPU_TUNING: Tuning = {
   sumBlock: 64,
   normRun: 4,
   conv: {
-    forward: { channels: 4, vec4Pixels: 1 },
-    transposed: { channels: 4, vec4Pixels: 1 },
-    weightGrad: { channels: 4, vec4Pixels: 1 },
+    ...fixedTile(tile(4, 4)),
+    transposed: tile(4, 4),
+    weightGrad: tile(4, 4),
     weightGradWorkgroups: 256,
   },
 };
@@ -87,6 +108,11 @@ export const GPU_TUNING: Tuning = {
 export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, gpu: GPU_TUNING };
 
 const envVar = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
+
+/** A tuning whose conv passes all use one tile (the conv kernel lab compares tiles this way). */
+export function withConvTile(tuning: Tuning, t: ConvTile): Tuning {
+  return { ...tuning, name: `${tuning.name} conv ${t.channels}x${4 * t.vec4Pixels}`, conv: { ...tuning.conv, ...fixedTile(t), transposed: t, weightGrad: t } };
+}
 
 function parseTile(name: string): [number, number] | null {
   const value = envVar(name);
@@ -115,8 +141,7 @@ export function chooseTuning(software: boolean, requested?: Tuning | string): Tu
   if (matmul) tuning = { ...tuning, name: `${tuning.name}+tile`, matmul: { rows: matmul[0], vec4Cols: matmul[1] } };
   const conv = parseTile('PURIFY_CONV_TILE');
   if (conv) {
-    const tile = { channels: conv[0], vec4Pixels: conv[1] };
-    tuning = { ...tuning, name: `${tuning.name}+conv`, conv: { ...tuning.conv, forward: tile, transposed: tile, weightGrad: tile } };
+    tuning = withConvTile(tuning, { channels: conv[0], vec4Pixels: conv[1] });
   }
   return tuning;
 }
