@@ -6,6 +6,9 @@ import { classifierFromBytes, denoiserFromBytes } from '../engine/models/from-by
 import { PURIFY_DEFAULTS, type ModelRole } from '../engine/purify/defaults.ts';
 import { Purifier, type SessionOptions } from '../engine/purify/session.ts';
 import { Engine } from '../engine/runtime.ts';
+import { webGpuHelp } from './webgpu-help.ts';
+
+export { webGpuHelp } from './webgpu-help.ts';
 
 export { Purifier, ModelMismatchError, type PurifyCall, type PurifyResult, type SessionOptions } from '../engine/purify/session.ts';
 export { PURIFY_DEFAULTS, METHODS, resolvePurifyOptions, InvalidOptionError, type PurifySettings } from '../engine/purify/defaults.ts';
@@ -29,15 +32,6 @@ export interface BrowserPurifierOptions extends SessionOptions {
 
 export class WebGpuUnavailableError extends Error {
   override name = 'WebGpuUnavailableError';
-}
-
-/** Why WebGPU is missing and how to get it, in one message a page can show as it is. */
-export function webGpuHelp(): string | null {
-  if (typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu) return null;
-  const secure = typeof isSecureContext === 'undefined' || isSecureContext;
-  return secure
-    ? 'This browser has no WebGPU. Use a current Chrome or Edge (WebGPU is on by default), Firefox 141+ or Safari 26+; on Linux Chrome may need chrome://flags/#enable-unsafe-webgpu and #enable-vulkan. Software adapters (SwiftShader) work too, slowly.'
-    : 'WebGPU needs a secure context: open this page over https:// or from http://localhost / 127.0.0.1.';
 }
 
 async function weights(role: ModelRole, source: WeightSource | undefined, base: string | URL): Promise<Uint8Array | undefined> {

@@ -4,7 +4,9 @@
 // window.purifyDemo offers the same actions to scripts (the headless browser test drives it).
 import { proxy, transfer, wrap } from 'comlink';
 import { decodePng, type RasterImage } from '../engine/data/png.ts';
+import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
 import type { ImageBatch, PurifierApi, PurifierConfig, PurifyRequest, Shape4, StepProgress, WorkerInfo } from '../workers/api.ts';
+import { webGpuHelp } from './webgpu-help.ts';
 
 const SIZE = 28;
 const SHAPE: Shape4 = [1, 1, SIZE, SIZE];
@@ -15,6 +17,8 @@ const input = <T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement
 const status = (text: string) => (element('status').textContent = text);
 
 const api = wrap<PurifierApi>(new Worker(new URL('./purifier.worker.js', import.meta.url), { type: 'module' }));
+/** Buttons and inputs that start or change a job: all disabled while one runs. */
+const CONTROLS = ['purify', 'attack', 'file', 'method', 'tStar', 'seed', 'eps', 'pgdSteps'];
 
 export interface Loaded {
   info: WorkerInfo;
@@ -31,6 +35,8 @@ async function fetchBytes(url: string): Promise<Uint8Array | undefined> {
 }
 
 async function start(): Promise<Loaded> {
+  const help = webGpuHelp();
+  if (help) throw new Error(help);
   const served = new Set((await (await fetch('./weights/index.json')).json()) as string[]);
   const weights = (name: string) => (served.has(`${name}.safetensors`) ? fetchBytes(`./weights/${name}.safetensors`) : undefined);
   const [denoiser, classifier, guidance] = await Promise.all(['franfee-ddpm-mnist', 'mnist-cnn', 'mnist-guidance'].map(weights));
@@ -49,6 +55,8 @@ async function start(): Promise<Loaded> {
   element<HTMLButtonElement>('attack').disabled = !loaded.classifier;
   element('attackNote').textContent = loaded.classifier ? '' : 'needs weights/mnist-cnn.safetensors (purify train classifier); labels need it too';
   (document.querySelector('option[value=agdm]') as HTMLOptionElement).disabled = !loaded.guidance;
+  input<HTMLSelectElement>('method').value = loaded.guidance ? PURIFY_DEFAULTS.method : 'diffpure';
+  showMethodDefaults();
   status(`adapter: ${info.adapter}${info.software ? ' (software)' : ''}; models: ${info.models.join(', ')}; ready in ${(info.initMs / 1000).toFixed(1)} s`);
   return loaded;
 }
@@ -107,7 +115,11 @@ async function caption(id: string, pixels: Float32Array, extra: string): Promise
 }
 
 async function setImage(bytes: Uint8Array, trueLabel?: number): Promise<void> {
+  if (state.job) throw new Error('wait for the running job to finish (or cancel it) before choosing another image');
   state.image = await toGray(bytes);
+  // Results, status and progress of the previous image would describe the wrong picture.
+  status('');
+  element<HTMLProgressElement>('progress').value = 0;
   state.trueLabel = trueLabel;
   state.attacked = state.purified = undefined;
   draw('input', state.image);
@@ -139,10 +151,14 @@ function onProgress(label: string) {
 /** Runs one worker job with the Cancel button armed. */
 async function job<T>(label: string, body: (jobId: string) => Promise<T>): Promise<{ value: T; ms: number }> {
   await ready;
+  if (state.job) throw new Error('a job is already running');
   const jobId = `job-${++jobs}`;
   state.job = jobId;
   const cancel = element<HTMLButtonElement>('cancel');
   cancel.disabled = false;
+  const enabled = CONTROLS.map((id) => [id, element<HTMLButtonElement>(id).disabled] as const);
+  enabled.forEach(([id]) => (element<HTMLButtonElement>(id).disabled = true));
+  document.body.classList.add('busy');
   const started = performance.now();
   try {
     const value = await body(jobId);
@@ -154,7 +170,18 @@ async function job<T>(label: string, body: (jobId: string) => Promise<T>): Promi
     throw err;
   } finally {
     cancel.disabled = true;
+    enabled.forEach(([id, disabled]) => (element<HTMLButtonElement>(id).disabled = disabled));
+    document.body.classList.remove('busy');
+    state.job = undefined;
   }
+}
+
+/** The t* field shows the chosen method's default (the CLI's and the library's) until edited. */
+function showMethodDefaults(): void {
+  const method = input<HTMLSelectElement>('method').value as keyof typeof PURIFY_DEFAULTS.methods;
+  const { tStar, scale } = PURIFY_DEFAULTS.methods[method];
+  input('tStar').value = String(tStar);
+  element('methodNote').textContent = method === 'diffpure' ? `t* ${tStar}, no guidance` : `t* ${tStar}, guidance scale ${scale}`;
 }
 
 function batchOf(pixels: Float32Array): ImageBatch {
@@ -184,8 +211,8 @@ async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ da
   if (overrides.tStar !== undefined) input('tStar').value = String(overrides.tStar);
   if (overrides.seed !== undefined) input('seed').value = String(overrides.seed);
   if (overrides.method !== undefined) input<HTMLSelectElement>('method').value = overrides.method;
+  // Only what the page lets one change; the guidance scale and the rest come from the shared defaults table.
   const options: PurifyRequest = { method: input<HTMLSelectElement>('method').value as PurifyRequest['method'], tStar: Number(input('tStar').value), seed: Number(input('seed').value) };
-  if (options.method === 'agdm') options.scale = 1000;
   const label = `${options.method} t*=${options.tStar}`;
   const { value, ms } = await job(label, (jobId) => api.purify(batchOf(source), options, onProgress(label), jobId));
   state.purified = value.data;
@@ -200,6 +227,7 @@ const report = (err: Error) => err.name !== 'AbortError' && status(`error: ${err
 element('attack').addEventListener('click', () => attack().catch(report));
 element('purify').addEventListener('click', () => purifyImage().catch(report));
 element('cancel').addEventListener('click', () => state.job && void api.cancel(state.job));
+input<HTMLSelectElement>('method').addEventListener('change', showMethodDefaults);
 
 const dropZone = element('drop');
 const openFile = (file: File) => file.arrayBuffer().then((buffer) => setImage(new Uint8Array(buffer))).catch(report);
@@ -227,7 +255,7 @@ const samples = fetch('./samples/index.json')
       img.src = `./samples/${name}`;
       img.alt = name;
       img.dataset.name = name;
-      img.addEventListener('click', () => selectSample(name).catch(report));
+      img.addEventListener('click', () => (state.job ? status('a job is running: wait for it or cancel it first') : selectSample(name).catch(report)));
       element('samples').append(img);
     }
     if (names.length) await selectSample(names[0]);

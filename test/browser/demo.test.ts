@@ -12,6 +12,7 @@ import { readImageFile } from '../../engine/data/image-io.ts';
 import type { DemoApi } from '../../web/demo.ts';
 import type { PurifyRequest } from '../../workers/api.ts';
 import { startDemoServer, type DemoServer } from '../../tools/serve-demo.ts';
+import { PURIFY_DEFAULTS } from '../../engine/purify/defaults.ts';
 import { MNIST_GUIDANCE } from '../../engine/models/small-cnn.ts';
 import { compare } from '../helpers/check.ts';
 import { SAME_AS_SINGLE_DEVICE, randomClassifierBytes, singleDevice } from '../workers/fixtures.ts';
@@ -80,6 +81,46 @@ test('the demo purifies a sample in headless Chromium exactly as Node does on th
   console.log(`    max |browser on SwiftShader − Node on lavapipe|: ${lavapipe.maxAbs.toExponential(2)}`);
   assert.ok(swiftshader.maxAbs <= SAME_AS_SINGLE_DEVICE, `browser and Node differ by ${swiftshader.maxAbs} on the same driver`);
   assert.ok(browserResult.some((v, i) => Math.abs(v - input[i]) > 0.01), 'the page returned the purified image, not its input');
+});
+
+test('while a job runs every control is disabled, and a second job is refused, not queued', async () => {
+  if (!haveChromium()) return;
+  const page = await openDemo();
+  const during = await page.evaluate(async (options) => {
+    const demo = (window as unknown as DemoWindow).purifyDemo;
+    const first = demo.purify(options);
+    await new Promise((r) => setTimeout(r, 0));
+    const disabled = ['purify', 'attack', 'file', 'method', 'tStar'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled);
+    const second = await demo.purify(options).then(() => 'ran', (err: Error) => err.message);
+    await first;
+    const after = (document.getElementById('purify') as HTMLButtonElement).disabled;
+    return { disabled, second, after, status: document.getElementById('status')!.textContent };
+  }, OPTIONS);
+  assert.equal(during.disabled, [true, true, true, true, true], 'controls disabled during the job');
+  assert.match(during.second, /already running/);
+  assert.is(during.after, false, 'Purify enabled again afterwards');
+  assert.match(during.status ?? '', /done in/);
+  const tStar = await page.evaluate(() => {
+    const method = document.getElementById('method') as HTMLSelectElement;
+    method.value = 'diffpure';
+    method.dispatchEvent(new Event('change'));
+    return (document.getElementById('tStar') as HTMLInputElement).value;
+  });
+  assert.is(Number(tStar), PURIFY_DEFAULTS.methods.diffpure.tStar, 'the page shows the shared default t*');
+});
+
+test('without WebGPU the page says how to enable it', async () => {
+  if (!haveChromium()) return;
+  const server = await startDemoServer({ port: 0, build: false });
+  servers.push(server);
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  const page = await browser.newPage();
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await page.goto(server.url);
+  await page.waitForFunction(() => /WebGPU/.test(document.getElementById('status')?.textContent ?? ''));
+  const text = await page.evaluate(() => document.getElementById('status')!.textContent ?? '');
+  assert.match(text, /no WebGPU.*chrome:\/\/flags.*SwiftShader/);
+  assert.not.match(text, /requestAdapter/);
 });
 
 test('with a classifier and c_φ served, the page labels images, attacks them with PGD and purifies with agdm', async () => {
