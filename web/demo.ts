@@ -6,7 +6,7 @@ import { proxy, transfer, wrap } from 'comlink';
 import { decodePng, type RasterImage } from '../engine/data/png.ts';
 import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
 import type { ImageBatch, PurifierApi, PurifierConfig, PurifyRequest, Shape4, StepProgress, WorkerInfo } from '../workers/api.ts';
-import { webGpuHelp } from './webgpu-help.ts';
+import { NO_ADAPTER_HELP, webGpuHelp } from './webgpu-help.ts';
 
 const SIZE = 28;
 const SHAPE: Shape4 = [1, 1, SIZE, SIZE];
@@ -49,7 +49,9 @@ async function start(): Promise<Loaded> {
   };
   const buffers = [denoiser, classifier, guidance].filter((b) => b !== undefined).map((b) => b.buffer as ArrayBuffer);
   status('compiling kernels and loading weights in the worker…');
-  const info = await api.init(transfer(config, buffers));
+  const info = await api.init(transfer(config, buffers)).catch((err: Error) => {
+    throw /requestAdapter|no (WebGPU )?adapter/i.test(err.message) ? new Error(NO_ADAPTER_HELP) : err;
+  });
   const loaded = { info, classifier: !!classifier, guidance: !!guidance };
   element<HTMLButtonElement>('purify').disabled = false;
   element<HTMLButtonElement>('attack').disabled = !loaded.classifier;

@@ -115,7 +115,8 @@ test('without WebGPU the page says how to enable it', async () => {
   servers.push(server);
   browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   const page = await browser.newPage();
-  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  // A string, not a function: tsx's helpers would not exist in the page.
+  await page.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });" });
   await page.goto(server.url);
   await page.waitForFunction(() => /WebGPU/.test(document.getElementById('status')?.textContent ?? ''));
   const text = await page.evaluate(() => document.getElementById('status')!.textContent ?? '');
