@@ -21,8 +21,9 @@
 // live registers beat fewer loads there). Invocations past the last tile return at once, so
 // lavapipe skips SIMD groups with no live lane (small late-UNet layers fill few).
 // Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
-// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RELU / SILU
-// epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
+// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RESIDUAL
+// (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
+// RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
 
 const S = ${S}u;
 const KH = ${KH}u;
@@ -163,16 +164,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
 // padTop and padLeft (the conv's, which set TRANSPOSED's phases) are unused by FORWARD, whose input copy is padded already.
 struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
 
+// The optional bindings shift the later ones; engine/ops/conv.ts numbers them (BIAS_AT, RESIDUAL_AT, OUT_AT, PARAMS_AT).
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 #if BIAS
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-#else
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(${BIAS_AT}) var<storage, read> bias: array<f32>;
 #endif
+#if RESIDUAL
+@group(0) @binding(${RESIDUAL_AT}) var<storage, read> residual: array<f32>;
+#endif
+@group(0) @binding(${OUT_AT}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${PARAMS_AT}) var<uniform> p: Params;
 
 var<private> acc: array<array<vec4<f32>, NV>, TCO>;
 
@@ -201,7 +203,11 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
     for (var v = 0u; v < NV; v++) {
       for (var c = 0u; c < 4u; c++) {
         let ox = x0 + (4u * v + c) * xStep;
+#if RESIDUAL
+        if (ox < p.OW) { out[outRow + ox] = activate(acc[j][v][c] + b + residual[outRow + ox]); }
+#else
         if (ox < p.OW) { out[outRow + ox] = activate(acc[j][v][c] + b); }
+#endif
       }
     }
   }

@@ -2,7 +2,7 @@
 // shared/data/weights/franfee-ddpm-mnist): a small residual UNet with LayerNorm over (C, H, W),
 // ReLU, per-level time vectors added to the input, 2×2 stride-2 down-convs and 2×2 transposed
 // up-convs. Parameter names and shapes follow the checkpoint exactly.
-import { add, linear, matmul, relu, reshape } from '../ops/index.ts';
+import { add, linear, matmul, reshape } from '../ops/index.ts';
 import { conv2d, convTranspose2d } from '../ops/conv.ts';
 import { concatChannels, pad2d } from '../ops/layout.ts';
 import { oneHot } from '../ops/losses.ts';
@@ -92,9 +92,8 @@ export function franfeeInit(engine: Engine, cfg: FranfeeConfig = FRANFEE_MNIST, 
 function block(p: Params, name: string, x: Tensor): Tensor {
   const h = layerNormCHW(x, p.get(`${name}.ln.weight`), p.get(`${name}.ln.bias`), 1e-5);
   const h1 = conv2d(h, p.get(`${name}.conv1.weight`), p.get(`${name}.conv1.bias`), { padding: 1, activation: 'relu' });
-  const h2 = conv2d(h1, p.get(`${name}.conv2.weight`), p.get(`${name}.conv2.bias`), { padding: 1 });
   const skip = p.has(`${name}.residual_conv.weight`) ? conv2d(x, p.get(`${name}.residual_conv.weight`), p.get(`${name}.residual_conv.bias`)) : x;
-  return relu(add(h2, skip));
+  return conv2d(h1, p.get(`${name}.conv2.weight`), p.get(`${name}.conv2.bias`), { padding: 1, residual: skip, activation: 'relu' });
 }
 
 /** A per-sample time vector [n, C] broadcast over H and W. */

@@ -11,6 +11,7 @@ import type { ConvTile, Tuning } from './tuning.ts';
 import type { Activation } from './matmul.ts';
 import { sum } from './reduce.ts';
 import { relu, silu } from './unary.ts';
+import { add } from './binary.ts';
 
 export type ConvPass = 'forward' | 'transposed' | 'weightGrad';
 
@@ -19,7 +20,25 @@ const WG = 64;
 
 type Variant = ConvPass | 'pad' | 'pack';
 
-function variantKernel(variant: Variant, kh: number, kw: number, stride: number, bias: boolean, activation: Activation, tile: ConvTile): KernelSpec {
+/** What FORWARD / TRANSPOSED add to the sum before the activation. */
+interface Epilogue {
+  bias: boolean;
+  residual: boolean;
+  activation: Activation;
+}
+
+const PLAIN: Epilogue = { bias: false, residual: false, activation: 'none' };
+
+/** Binding slots of the optional operands: x, w, then bias and residual where present, then out and the uniforms. */
+function bindingSlots({ bias, residual }: Epilogue): Record<string, number> {
+  const biasAt = 2;
+  const residualAt = biasAt + (bias ? 1 : 0);
+  const outAt = residualAt + (residual ? 1 : 0);
+  return { BIAS_AT: biasAt, RESIDUAL_AT: residualAt, OUT_AT: outAt, PARAMS_AT: outAt + 1 };
+}
+
+function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile): KernelSpec {
+  const { bias, residual, activation } = epilogue;
   return {
     op: `conv2d_${variant}`,
     shader: 'conv2d',
@@ -34,21 +53,25 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
       TCO: tile.channels,
       NV: tile.vec4Pixels,
       BIAS: bias,
+      RESIDUAL: residual,
+      ...bindingSlots(epilogue),
       RELU: activation === 'relu',
       SILU: activation === 'silu',
     },
   };
 }
 
-export function convKernel(tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, bias = false, activation: Activation = 'none'): KernelSpec {
+export function convKernel(tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
-  return variantKernel(pass, kh, kw, stride, bias, activation, tile);
+  const full = { ...PLAIN, ...epilogue };
+  if (full.residual && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual`);
+  return variantKernel(pass, kh, kw, stride, full, tile);
 }
 
 // The copy kernels use no tap or tile constant; fixed values keep them one pipeline each.
 const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
-const padKernel = variantKernel('pad', 1, 1, 1, false, 'none', NEUTRAL_TILE);
-const packKernel = variantKernel('pack', 1, 1, 1, false, 'none', NEUTRAL_TILE);
+const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE);
+const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE);
 
 /** Where a kernel sits on the input: stride and the padding before the first row and column. */
 interface Placement {
@@ -93,12 +116,13 @@ function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): Tensor {
 /** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
 const segmentVec4s = (pixels: number, step: number, taps: number) => ceilDiv(step * (pixels - 1) + taps, 4);
 
-/** out [N, Cout, OH, OW] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+bias) (→act). */
-function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation): Tensor {
+/** out [N, Cout, OH, OW] = act(conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+ bias) (+ residual)). */
+function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation, residual?: Tensor): Tensor {
   const [N, Cin] = x.shape;
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
-  const tile = x.engine.tuning.conv.forward(Cout, OW);
+  const { conv } = x.engine.tuning;
+  const tile = KH === 3 && KW === 3 && S === 1 ? conv.forward(Cout, OW) : conv.forwardTiles[0];
   const P = 4 * tile.vec4Pixels;
   const tilesX = ceilDiv(OW, P);
   const tiles = N * OH * tilesX;
@@ -109,8 +133,9 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, OH, tiles, groupsX, 0, 0);
-  const kernel = convKernel(tile, 'forward', KH, KW, S, !!bias, activation);
-  x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels)]);
+  const kernel = convKernel(tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
+  const operands = [xp, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
+  x.engine.dispatch(kernel, operands, u, [...groups, ceilDiv(Cout, tile.channels)]);
   xp.dispose();
   wp.dispose();
   return out;
@@ -138,7 +163,7 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
-  const kernel = convKernel(tile, 'transposed', KH, KW, S, !!bias, 'none');
+  const kernel = convKernel(tile, 'transposed', KH, KW, S, { bias: !!bias });
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
   xp.dispose();
   wp.dispose();
@@ -165,7 +190,7 @@ function weightGradRaw(g: Tensor, x: Tensor, at: Placement, KH: number, KW: numb
   const slices = ceilDiv(N, batchPerSlice);
   const partial = empty(x.engine, [slices, Cout * Cin * KH * KW], 'conv2d_weight_grad');
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, chunks * tile.vec4Pixels, N, batchPerSlice, cells);
-  x.engine.dispatch(convKernel(tile, 'weightGrad', KH, KW, S, false, 'none'), [gp, xp, partial], u, [cellGroups, slices]);
+  x.engine.dispatch(convKernel(tile, 'weightGrad', KH, KW, S), [gp, xp, partial], u, [cellGroups, slices]);
   xp.dispose();
   gp.dispose();
   if (slices === 1) return viewOwned(partial, [Cout, Cin, KH, KW]);
@@ -211,12 +236,17 @@ export interface Conv2dOptions {
   stride?: number;
   /** Zero padding: all sides, or [top, bottom, left, right]. */
   padding?: number | [number, number, number, number];
+  /** Added to the output before the activation (a residual block's skip); the output's shape. */
+  residual?: Tensor;
   activation?: Activation;
 }
 
-/** PyTorch Conv2d: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout] → [N, Cout, OH, OW]. */
+/**
+ * PyTorch Conv2d: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout] → [N, Cout, OH, OW],
+ * then + residual and the activation, fused into the kernel's epilogue when nothing records gradients.
+ */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOptions = {}): Tensor {
-  const { stride = 1, padding = 0, activation = 'none' } = opts;
+  const { stride = 1, padding = 0, activation = 'none', residual } = opts;
   checkOperands('conv2d', x, weight, 1, 0, bias);
   checkStride('conv2d', stride);
   const [top, bottom, left, right] = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
@@ -227,14 +257,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   const OW = Math.floor((W + left + right - KW) / stride) + 1;
   if (OH < 1 || OW < 1) throw new RangeError(`conv2d: a ${KH}×${KW} kernel does not fit the padded ${H}×${W} input`);
   const at: Placement = { stride, padTop: top, padLeft: left };
-
-  const differentiating = !!x.engine.tape && [x, weight, bias].some((t) => t?.requiresGrad);
-  if (activation !== 'none' && differentiating) {
-    // The activation's derivative needs the pre-activation, so keep it unfused when recording.
-    const pre = conv2d(x, weight, bias, { stride, padding });
-    return activation === 'relu' ? relu(pre) : silu(pre);
+  if (residual && (residual.rank !== 4 || residual.shape.some((d, i) => d !== [x.shape[0], weight.shape[0], OH, OW][i]))) {
+    throw new RangeError(`conv2d: residual [${residual.shape}] must have the output's shape [${x.shape[0]},${weight.shape[0]},${OH},${OW}]`);
   }
-  const out = forwardRaw(x, weight, bias, at, OH, OW, activation);
+
+  const differentiating = !!x.engine.tape && [x, weight, bias, residual].some((t) => t?.requiresGrad);
+  if ((activation !== 'none' || residual) && differentiating) {
+    // The activation's derivative needs the pre-activation, so keep the epilogue unfused when recording.
+    const conv = conv2d(x, weight, bias, { stride, padding });
+    const pre = residual ? add(conv, residual) : conv;
+    return activation === 'relu' ? relu(pre) : activation === 'silu' ? silu(pre) : pre;
+  }
+  if (residual || activation !== 'none') return forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
+  const out = forwardRaw(x, weight, bias, at, OH, OW, 'none');
   return record('conv2d', bias ? [x, weight, bias] : [x, weight], out, (g) => [
     x.requiresGrad ? transposedRaw(g, weight, undefined, at, H, W) : null,
     weight.requiresGrad ? weightGradRaw(g, x, at, KH, KW) : null,
@@ -276,6 +311,12 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: 
   ]);
 }
 
+/** Residual blocks add their skip (with a bias) after a 3×3 or 1×1 conv; other residual convs compile on first use. */
+const forwardEpilogues = (k: number, stride: number): Epilogue[] => [
+  ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((activation) => ({ bias, residual: false, activation }))),
+  ...(stride === 1 && k !== 2 ? [{ bias: true, residual: true, activation: 'none' as const }, { bias: true, residual: true, activation: 'relu' as const }] : []),
+];
+
 /** The (square) kernel sizes and strides precompiled; others compile on first use. */
 const PRECOMPILED: { k: number; stride: number }[] = [1, 2, 3].flatMap((k) => [1, 2].map((stride) => ({ k, stride })));
 
@@ -283,8 +324,10 @@ export const convKernels = ({ conv }: Tuning): KernelSpec[] => [
   padKernel,
   packKernel,
   ...PRECOMPILED.flatMap(({ k, stride }) => [
-    ...conv.forwardTiles.flatMap((tile) => [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => convKernel(tile, 'forward', k, k, stride, bias, act)))),
-    ...[false, true].map((bias) => convKernel(conv.transposed, 'transposed', k, k, stride, bias)),
+    ...(k === 3 && stride === 1 ? conv.forwardTiles : conv.forwardTiles.slice(0, 1)).flatMap((tile) =>
+      forwardEpilogues(k, stride).map((epilogue) => convKernel(tile, 'forward', k, k, stride, epilogue)),
+    ),
+    ...[false, true].map((bias) => convKernel(conv.transposed, 'transposed', k, k, stride, { bias })),
     convKernel(conv.weightGrad, 'weightGrad', k, k, stride),
   ]),
 ];

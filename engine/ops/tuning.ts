@@ -20,12 +20,15 @@ export interface ConvTile {
   vec4Pixels: number;
 }
 
-/** Picks the forward tile for an output of `outChannels` channels and `outWidth` columns; every tile it may return is in `forwardTiles`. */
+/**
+ * Picks the forward tile for a `kernelSize`² stride-1 conv with an output of `outChannels`
+ * channels and `outWidth` columns (other convs take the first of `forwardTiles`).
+ */
 export type ConvTileRule = (outChannels: number, outWidth: number) => ConvTile;
 
 export interface ConvTiling {
   forward: ConvTileRule;
-  /** Every tile `forward` may pick, so all are precompiled. */
+  /** Every tile `forward` may pick, the default first; all are precompiled for 3×3 stride-1 convs. */
   forwardTiles: readonly ConvTile[];
   transposed: ConvTile;
   weightGrad: ConvTile;
@@ -61,12 +64,13 @@ const fixedTile = (t: ConvTile): Pick<ConvTiling, 'forward' | 'forwardTiles'> =>
  * pixels (the 64-accumulator block that is fastest for matmul there) unless the output is narrow
  * or its channel count leaves a block mostly empty. Bigger blocks spill (16×8 ran 3–100× slower),
  * smaller ones pay their per-invocation cost more often, so the rule only trades waste for size:
- * rows of ≤ 4 pixels take 4-pixel tiles with 16 channels where that divides the channels; ≤ 4
- * channels take 4; 10 and 20 channels take 12 (one or two blocks, not two or three of 8).
+ * rows of ≤ 4 pixels take 16 channels × 4 pixels where 16 divides the channels; 10 and 20 channels
+ * take 12 (one or two blocks, not two or three of 8). Each candidate tile costs its own pipelines
+ * (compile time at every start), so only 3×3 stride-1 convs choose, and tiles that won single
+ * shapes by less (4×8 for one channel, 8×4) are left out.
  */
 const softwareForwardTile: ConvTileRule = (outChannels, outWidth) => {
-  if (outWidth <= 4) return outChannels % 16 === 0 ? tile(16, 4) : tile(8, 4);
-  if (outChannels <= 4) return tile(4, 8);
+  if (outWidth <= 4 && outChannels % 16 === 0) return tile(16, 4);
   if (outChannels % 8 !== 0 && outChannels <= 24) return tile(12, 8);
   return tile(8, 8);
 };
@@ -81,7 +85,7 @@ export const SOFTWARE_TUNING: Tuning = {
   normRun: 64,
   conv: {
     forward: softwareForwardTile,
-    forwardTiles: [tile(16, 4), tile(8, 4), tile(4, 8), tile(12, 8), tile(8, 8)],
+    forwardTiles: [tile(8, 8), tile(12, 8), tile(16, 4)],
     transposed: tile(8, 8),
     weightGrad: tile(4, 4),
     weightGradWorkgroups: 16,

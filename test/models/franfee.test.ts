@@ -7,8 +7,13 @@ import { loadDataset } from '../../engine/data/datasets.ts';
 import { timestepEmbedding } from '../../engine/ops/embedding.ts';
 import { loadDenoiser } from '../../engine/models/catalog.ts';
 import { mseLoss } from '../../engine/ops/losses.ts';
-import { compare } from '../helpers/check.ts';
+import { valueAndGrad } from '../../engine/autograd.ts';
+import { FRANFEE_MNIST } from '../../engine/models/franfee-unet.ts';
+import { franfeeRef } from '../../engine/reference/franfee-unet.ts';
+import { nd, type Nd } from '../../engine/reference/nd.ts';
+import { compare, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
+import { upload } from '../helpers/harness.ts';
 
 const CHECKPOINT = new URL('../../../shared/data/weights/franfee-ddpm-mnist/model_unet_res.pth', import.meta.url).pathname;
 const KNOWN_MSE: [number, number][] = [[10, 0.12], [50, 0.064], [100, 0.041], [200, 0.025]];
@@ -51,5 +56,40 @@ test('noise-prediction MSE on 256 MNIST test images matches the checkpoint (inpu
   console.log(`    pe table vs timestep_embedding kernel: max abs ${diff.maxAbs.toExponential(2)}`);
   assert.ok(diff.maxAbs < 2e-4);
 });
+
+test('the shipped model\'s ε (fused conv epilogues) matches the float64 reference and the unfused recording path', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const model = await loadDenoiser(engine);
+  const weights = new Map<string, Nd>();
+  for (const { name } of model.params.specs.list) {
+    const t = model.params.get(name);
+    weights.set(name, nd([...t.shape], Float64Array.from(await t.read())));
+  }
+  const random = rng(5);
+  const x = nd([2, 1, 28, 28], Float64Array.from({ length: 2 * 784 }, () => Math.fround(random())));
+  const t = [3, 500];
+  const expected = franfeeRef(weights, FRANFEE_MNIST, x, t);
+  const xt = upload(engine, x);
+  const fused = await engine.scopeAsync(async () => model.predictEps(xt, t).read());
+  // 31 convs of up to 720 f32 terms between layer norms: rounding compounds to ~1e-6 of the output's norm.
+  const error = normError(fused, expected.data);
+  console.log(`    fused forward vs float64: ‖y − ref‖/‖ref‖ = ${error.toExponential(2)}`);
+  assert.ok(error < 2e-5, `fused forward: normalised error ${error}`);
+  // Recording a gradient turns the fused epilogues off; the two paths sum in the same order.
+  const unfused = await engine.scopeAsync(async () => valueAndGrad(engine, () => model.predictEps(xt, t), [xt]).value.read());
+  const pathError = normError(unfused, Array.from(fused));
+  console.log(`    unfused (recording) vs fused: ‖Δ‖/‖y‖ = ${pathError.toExponential(2)}`);
+  assert.ok(pathError < 1e-6, `fused and unfused paths differ: ${pathError}`);
+});
+
+function normError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
 
 test.run();
