@@ -32,15 +32,20 @@ export interface ImageBatch {
   shape: [n: number, c: number, h: number, w: number];
 }
 
-function describe(raster: RasterImage): string {
-  return `${raster.width}×${raster.height} ${raster.channels >= 3 ? 'colour' : 'gray'}`;
+/** 3 for an RGB(A) raster whose channels differ somewhere; canvases give RGBA even for gray images. */
+function colorsOf(raster: RasterImage): 1 | 3 {
+  if (raster.channels < 3) return 1;
+  const { data, channels } = raster;
+  for (let at = 0; at < data.length; at += channels) if (data[at] !== data[at + 1] || data[at] !== data[at + 2]) return 3;
+  return 1;
 }
 
 function fromRaster(raster: RasterImage, shape: readonly [number, number, number], fit: boolean, label: string): Float32Array {
   const [c, h, w] = shape;
-  const colors = raster.channels >= 3 ? 3 : 1;
-  if (!fit && (raster.width !== w || raster.height !== h || colors !== c)) {
-    throw new InvalidImageError(`${label}: ${describe(raster)} image, but the model takes ${w}×${h} ${c === 1 ? 'gray' : 'colour'}; convert it, or pass fit: true (--fit) to convert to gray/resize`);
+  const colors = colorsOf(raster);
+  const describe = `${raster.width}×${raster.height} ${colors === 3 ? 'colour' : 'gray'}`;
+  if (!fit && (raster.width !== w || raster.height !== h || (colors === 3 && c === 1))) {
+    throw new InvalidImageError(`${label}: ${describe} image, but the model takes ${w}×${h} ${c === 1 ? 'gray' : 'colour'}; convert it, or pass fit: true (--fit) to convert to gray/resize`);
   }
   return fitRaster(raster, shape);
 }

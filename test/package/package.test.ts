@@ -2,7 +2,7 @@
 // `npm install` into an empty folder, then used there — the library from `node -e`, the examples,
 // a strict TypeScript consumer, the `purify` command and an esbuild bundle of the browser example.
 // The library and the CLI must give the same purified bytes for the same image, options and seed.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,7 +42,9 @@ test('the tarball installs into an empty folder, and the library purifies a ship
   execFileSync('mkdir', ['-p', app]);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   const tarball = readFileSync(join(work, 'tarball'), 'utf8');
-  ok(sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, '@types/node@22']), 'npm install');
+  // The consumer's @types/node: the version this checkout has, so npm's cache usually answers.
+  const typesNode = JSON.parse(readFileSync(join(repo, 'node_modules/@types/node/package.json'), 'utf8')).version;
+  ok(sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `@types/node@${typesNode}`]), 'npm install');
   assert.not.ok(readdirSync(join(app, 'node_modules')).includes('tsx'), 'tsx is a dev dependency only');
   const script = `
     import { readFileSync, writeFileSync } from 'node:fs';
@@ -69,6 +71,30 @@ test('the CLI from the install: --version, run with the same bytes as the librar
   assert.match(ok(demo, 'purify demo --n 4'), /\| agdm \| .* %/);
   assert.ok(readdirSync(join(app, 'demo-out')).includes('grid.png'));
   assert.not.ok(readdirSync(join(app, 'node_modules/purify-gpu')).includes('out'), 'nothing written inside the package');
+});
+
+test('serve-demo from the install serves the prebuilt page and bundle and writes nothing into the package', async () => {
+  const packageDir = join(app, 'node_modules/purify-gpu');
+  const before = readdirSync(packageDir, { recursive: true }).length;
+  const server = spawn(process.execPath, [join(packageDir, 'dist/tools/purify-bin.js'), 'serve-demo', '--port', '0'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let stdout = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      server.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        const m = stdout.match(/http:\/\/127\.0\.0\.1:\d+\//);
+        if (m) resolve(m[0]);
+      });
+      server.on('exit', (code) => reject(new Error(`serve-demo exited with ${code} before serving`)));
+    });
+    for (const path of ['', 'demo.js', 'purifier.worker.js', 'weights/mnist-cnn.safetensors']) {
+      const response = await fetch(url + path);
+      assert.is(response.status, 200, `GET /${path}`);
+    }
+  } finally {
+    server.kill();
+  }
+  assert.is(readdirSync(packageDir, { recursive: true }).length, before, 'no files added inside node_modules/purify-gpu');
 });
 
 test('the examples run from the install; a strict TypeScript consumer type-checks (skipLibCheck false)', () => {

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { decodePng } from '../../engine/data/png.ts';
 import { createPurifier, ImageTooLargeError, InvalidImageError, InvalidOptionError, ModelMismatchError, PURIFY_DEFAULTS, resolvePurifyOptions, toImageBatch, type Purifier } from '../../engine/index.ts';
 import { chainPlan } from '../../engine/purify/chain-plan.ts';
+import { linearSchedule } from '../../engine/diffusion/schedule.ts';
 import { encodePng } from '../../engine/data/png.ts';
 
 const SHAPE = [1, 28, 28] as const;
@@ -16,7 +17,7 @@ test('defaults: agdm without a scale is guided with the measured s, every method
   assert.is(resolvePurifyOptions({ method: 'diffpure' }).tStar, 100);
   assert.is(resolvePurifyOptions({ method: 'gdmp' }).scale, 2);
   // chainPlan() is what purify() runs: a partial request must not fall back to an unguided chain.
-  const denoiser = { schedule: { T: 1000, alphaBars: Float64Array.from({ length: 1000 }, (_, t) => 1 - (t + 1) / 1001) }, dataRange: 'unit', name: 'stub', imageShape: [1, 28, 28] };
+  const denoiser = { schedule: linearSchedule(), dataRange: 'unit', name: 'stub', imageShape: [1, 28, 28] };
   const plan = chainPlan(denoiser as never, { method: 'agdm', tStar: 5, seed: 0 });
   assert.ok(plan.steps.every((s) => s.guided), 'agdm steps are guided by default');
 });
@@ -48,7 +49,9 @@ test('inputs: wrong shape, NaN, out of range, garbage and oversized images are I
   assert.throws(() => toImageBatch([new Float32Array(784), new Float32Array(784).fill(1.5)], SHAPE), is(InvalidImageError, /input 1: 784 pixel values/));
   assert.throws(() => toImageBatch({ data: new Uint8ClampedArray(10), width: 28, height: 28 }, SHAPE), is(InvalidImageError, /needs width × height × 4 RGBA bytes/));
   const big = encodePng({ width: 30, height: 30, channels: 3, data: new Uint8Array(2700) });
-  assert.throws(() => toImageBatch(big, SHAPE), is(InvalidImageError, /30×30 colour image, but the model takes 28×28 gray.*fit/));
+  assert.throws(() => toImageBatch(big, SHAPE), is(InvalidImageError, /30×30 gray image, but the model takes 28×28 gray.*fit/));
+  const colour = encodePng({ width: 28, height: 28, channels: 3, data: Uint8Array.from({ length: 2352 }, (_, i) => (i % 3) * 100) });
+  assert.throws(() => toImageBatch(colour, SHAPE), is(InvalidImageError, /28×28 colour image, but the model takes 28×28 gray/));
   assert.throws(() => toImageBatch(big, SHAPE, { maxPixels: 800 }), is(ImageTooLargeError, /more than the limit of 800/));
   assert.throws(() => toImageBatch(new Uint8Array([1, 2, 3]), SHAPE));
   assert.throws(() => toImageBatch('x.png' as never, SHAPE), is(InvalidImageError, /expected PNG\/JPEG bytes/));

@@ -10,6 +10,7 @@ import { evaluate, type AttackConfig, type EvalResult } from '../../engine/eval/
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { sanityChecks } from '../../engine/eval/sanity.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
+import { assertModelsFit } from '../../engine/purify/session.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
 import { fingerprint } from './fingerprint.ts';
 import { fromArray } from '../../engine/ops/index.ts';
@@ -106,6 +107,7 @@ export async function run(argv: string[]): Promise<void> {
   const classifier = await loadClassifier(engine, values.classifier);
   const denoiser = defenses.some((d) => d !== 'none') ? await loadDenoiser(engine, values.denoiser) : null;
   const guide = defenses.includes('agdm') ? await loadClassifier(engine, values.guidance) : undefined;
+  if (denoiser) assertModelsFit({ denoiser, classifier, guidance: guide });
   const bars = new Map<string, ProgressBar>();
   const onProgress = (label: string, done: number, total: number) => {
     if (!bars.has(label)) bars.set(label, new ProgressBar(label, total));
