@@ -4,7 +4,7 @@
 // page labels and attacks images.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -13,6 +13,7 @@ import type { DemoApi } from '../../web/demo.ts';
 import type { PurifyRequest } from '../../workers/api.ts';
 import { startDemoServer, type DemoServer } from '../../tools/serve-demo.ts';
 import { PURIFY_DEFAULTS } from '../../engine/purify/defaults.ts';
+import { createPurifier } from '../../engine/purify/create-purifier.ts';
 import { MNIST_GUIDANCE } from '../../engine/models/small-cnn.ts';
 import { compare } from '../helpers/check.ts';
 import { SAME_AS_SINGLE_DEVICE, randomClassifierBytes, singleDevice } from '../workers/fixtures.ts';
@@ -81,6 +82,26 @@ test('the demo purifies a sample in headless Chromium exactly as Node does on th
   console.log(`    max |browser on SwiftShader − Node on lavapipe|: ${lavapipe.maxAbs.toExponential(2)}`);
   assert.ok(swiftshader.maxAbs <= SAME_AS_SINGLE_DEVICE, `browser and Node differ by ${swiftshader.maxAbs} on the same driver`);
   assert.ok(browserResult.some((v, i) => Math.abs(v - input[i]) > 0.01), 'the page returned the purified image, not its input');
+});
+
+test('purify-gpu/browser (the published bundle) gives the same PNG bytes as the Node library on the same driver', async () => {
+  if (!haveChromium()) return;
+  const page = await openDemo();
+  const settings = { tStar: 2, seed: 7 };
+  const browserPng = await page.evaluate(async (s) => {
+    const { createPurifier } = await import(new URL('./purify-gpu.js', location.href).href);
+    const purifier = await createPurifier({ ...s, weightsUrl: './weights/' });
+    const bytes = new Uint8Array(await (await fetch('./samples/mnist_00_7.png')).arrayBuffer());
+    const result = await purifier.purify(bytes);
+    const out = { png: Array.from(purifier.png(result) as Uint8Array), method: result.options.method, scale: result.options.scale };
+    purifier.close();
+    return out;
+  }, settings);
+  assert.equal([browserPng.method, browserPng.scale], ['agdm', PURIFY_DEFAULTS.methods.agdm.scale], 'the browser uses the shared defaults');
+  const node = await createPurifier({ ...settings, adapter: 'SwiftShader' });
+  const nodePng = node.png(await node.purify(readFileSync(new URL(`../../web/samples/${SAMPLE}`, import.meta.url))));
+  node.close();
+  assert.equal(Uint8Array.from(browserPng.png), nodePng, 'same bytes from the browser bundle and the Node library (both SwiftShader)');
 });
 
 test('while a job runs every control is disabled, and a second job is refused, not queued', async () => {
