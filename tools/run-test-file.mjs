@@ -4,6 +4,8 @@ import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const file = process.argv[2];
+// Named in the replay hints tests print (test/helpers/seed.ts).
+process.env.PURIFY_TEST_FILE = file;
 globalThis.UVU_DEFER = 1;
 globalThis.UVU_QUEUE = [[basename(file)]];
 globalThis.UVU_INDEX = 0;

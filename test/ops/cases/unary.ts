@@ -1,0 +1,75 @@
+// Elementwise unary ops on odd sizes up to 257,000 elements. Bounds are per element (no sums):
+// exact ops get one ulp of slack; transcendentals the WGSL accuracy limits (bounds.ts); a
+// derivative kernel one more rounding per factor.
+import { ops } from '../../../engine/index.ts';
+import type { Tensor } from '../../../engine/index.ts';
+import { unary } from '../../../engine/reference/elementwise.ts';
+import { map, nd } from '../../../engine/reference/nd.ts';
+import { U } from '../../helpers/error-bound.ts';
+import { randomNd } from '../../helpers/harness.ts';
+import type { OpCase } from '../../helpers/op-case.ts';
+import { SAFETY, activationBackward, rounded } from './bounds.ts';
+
+const SHAPES = [[1], [7], [3, 5], [2, 3, 17], [2, 3, 13, 11], [1000, 257]];
+const CLAMP = [-0.5, 0.75] as const;
+const AFFINE = [2.5, -1] as const;
+
+/** Keeps inputs 2e-3 clear of a kink, far beyond the finite-difference step (1e-5·max(1, |x|)). */
+const clearOf = (kinks: readonly number[]) => (v: number) => {
+  const near = kinks.find((k) => Math.abs(v - k) < 2e-3);
+  return Math.fround(near === undefined ? v : near + 2e-3 * Math.sign(v - near || 1));
+};
+
+interface UnaryOp {
+  name: string;
+  gpu: (t: Tensor) => Tensor;
+  f: (v: number) => number;
+  df: (v: number) => number;
+  input: (v: number) => number;
+  /** Error bound of the forward at x. */
+  fwd: (x: number) => number;
+  /** Error bound of g·f′(x). */
+  grad: (x: number, g: number) => number;
+}
+
+const ulps = (n: number, v: number) => SAFETY * n * 2 * U * Math.abs(v);
+const exactOp = (name: string, gpu: UnaryOp['gpu'], f: UnaryOp['f'], df: UnaryOp['df'], kinks: readonly number[]): UnaryOp => ({
+  name, gpu, f, df, input: clearOf(kinks), fwd: (x) => rounded(Float64Array.of(f(x)), 1)[0], grad: (x, g) => rounded(Float64Array.of(g * df(x)), 1)[0],
+});
+
+const UNARY: UnaryOp[] = [
+  exactOp('relu', ops.relu, unary.relu.f, unary.relu.df, [0]),
+  exactOp('sign', ops.sign, unary.sign.f, unary.sign.df, [0]),
+  exactOp('abs', ops.abs, unary.abs.f, unary.abs.df, [0]),
+  exactOp('clamp', (t) => ops.clamp(t, ...CLAMP), (v) => Math.min(Math.max(v, CLAMP[0]), CLAMP[1]), (v) => (v >= CLAMP[0] && v <= CLAMP[1] ? 1 : 0), CLAMP),
+  // a·x + b rounds once or twice, relative to the terms' magnitude |a·x| + |b|; the derivative is a·g.
+  { name: 'affine', gpu: (t) => ops.affine(t, ...AFFINE), f: (v) => AFFINE[0] * v + AFFINE[1], df: () => AFFINE[0], input: Math.fround,
+    fwd: (x) => ulps(2, Math.abs(AFFINE[0] * x) + Math.abs(AFFINE[1])), grad: (_x, g) => ulps(1, AFFINE[0] * g) },
+  { name: 'square', gpu: ops.square, f: unary.square.f, df: unary.square.df, input: Math.fround, fwd: (x) => ulps(1, x * x), grad: (x, g) => ulps(2, 2 * x * g) },
+  // exp: 3 + 2|x| ULP; its derivative one product more.
+  { name: 'exp', gpu: ops.exp, f: Math.exp, df: Math.exp, input: Math.fround, fwd: (x) => ulps(3 + 2 * Math.abs(x), Math.exp(x)), grad: (x, g) => ulps(4 + 2 * Math.abs(x), g * Math.exp(x)) },
+  // log: 3 ULP, or 2⁻²¹ absolute in [0.5, 2] where log x is near 0; derivative g/x is one division.
+  { name: 'log', gpu: ops.log, f: Math.log, df: (v) => 1 / v, input: (v) => Math.fround(Math.abs(v) + 0.1),
+    fwd: (x) => ulps(3, Math.log(x)) + SAFETY * 2 ** -21, grad: (x, g) => ulps(3, g / x) },
+  // sqrt: 2.5 ULP (WGSL's inverseSqrt-derived limit); derivative 0.5·g/√x.
+  { name: 'sqrt', gpu: ops.sqrt, f: Math.sqrt, df: (v) => 0.5 / Math.sqrt(v), input: (v) => Math.fround(Math.abs(v) + 0.1),
+    fwd: (x) => ulps(3, Math.sqrt(x)), grad: (x, g) => ulps(6, (0.5 * g) / Math.sqrt(x)) },
+  // silu: the activation bounds of bounds.ts with an exact input.
+  { name: 'silu', gpu: ops.silu, f: unary.silu.f, df: unary.silu.df, input: Math.fround,
+    fwd: (x) => SAFETY * (6 + 2 * Math.abs(x)) * U * Math.abs(unary.silu.f(x)),
+    grad: (x, g) => activationBackward('silu', Float64Array.of(x), Float64Array.of(0), nd([1], [g])).gPreErr[0] },
+];
+
+const unaryCase = (op: UnaryOp, shape: number[]): OpCase => ({
+  op: op.name,
+  name: `${op.name} [${shape}]`,
+  make: (random) => ({
+    inputs: [map(randomNd(random, shape), op.input)],
+    gpu: ([t]) => op.gpu(t),
+    ref: ([x]) => map(x, op.f),
+    refGrads: ([x], g) => [map(x, (v, i) => g.data[i] * op.df(v))],
+    bounds: ([x], { g }) => ({ forward: x.data.map(op.fwd), grads: [x.data.map((v, i) => op.grad(v, g.data[i]))] }),
+  }),
+});
+
+export const UNARY_CASES: OpCase[] = UNARY.flatMap((op) => SHAPES.map((shape) => unaryCase(op, shape)));
