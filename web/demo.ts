@@ -180,10 +180,17 @@ async function job<T>(label: string, body: (jobId: string) => Promise<T>): Promi
 
 /** The t* field shows the chosen method's default (the CLI's and the library's) until edited. */
 function showMethodDefaults(): void {
-  const method = input<HTMLSelectElement>('method').value as keyof typeof PURIFY_DEFAULTS.methods;
+  input('tStar').value = String(PURIFY_DEFAULTS.methods[chosenMethod()].tStar);
+  describeMethod();
+}
+
+const chosenMethod = () => input<HTMLSelectElement>('method').value as keyof typeof PURIFY_DEFAULTS.methods;
+
+/** Names the chosen method's defaults beside the t* field. */
+function describeMethod(): void {
+  const method = chosenMethod();
   const { tStar, scale } = PURIFY_DEFAULTS.methods[method];
-  input('tStar').value = String(tStar);
-  element('methodNote').textContent = method === 'diffpure' ? `t* ${tStar}, no guidance` : `t* ${tStar}, guidance scale ${scale}`;
+  element('methodNote').textContent = `default t* ${tStar}, ${method === 'diffpure' ? 'no guidance' : `guidance scale ${scale}`}`;
 }
 
 function batchOf(pixels: Float32Array): ImageBatch {
@@ -213,6 +220,7 @@ async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ da
   if (overrides.tStar !== undefined) input('tStar').value = String(overrides.tStar);
   if (overrides.seed !== undefined) input('seed').value = String(overrides.seed);
   if (overrides.method !== undefined) input<HTMLSelectElement>('method').value = overrides.method;
+  describeMethod();
   // Only what the page lets one change; the guidance scale and the rest come from the shared defaults table.
   const options: PurifyRequest = { method: input<HTMLSelectElement>('method').value as PurifyRequest['method'], tStar: Number(input('tStar').value), seed: Number(input('seed').value) };
   const label = `${options.method} t*=${options.tStar}`;
