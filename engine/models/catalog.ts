@@ -1,7 +1,7 @@
 // Named models: where their weights live on disk (Node). from-bytes.ts builds them, so browsers and
 // workers holding the bytes share the code. A name or a path may be given wherever a model is
 // expected; the shipped MNIST defaults need no flags.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readWeights } from '../io/load.ts';
 import { PACKAGE_ROOT, packageFile } from '../package-files.ts';
 import type { Engine } from '../runtime.ts';
@@ -20,6 +20,15 @@ function locate(name: string, candidates: string[]): string {
   return found;
 }
 
+const looksLikePath = (name: string) => /[\\/]|\.(safetensors|pth?|pt|th|ckpt|npz|bin)$/i.test(name);
+
+/** A weight file given by path must exist and be a file; the message says which, in one line. */
+function weightFile(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path}: no such weight file`);
+  if (!statSync(path).isFile()) throw new Error(`${path}: is a directory, not a weight file`);
+  return path;
+}
+
 export const DENOISERS = ['franfee-mnist', 'ddpm-cifar10'] as const;
 export const CLASSIFIERS = ['mnist-cnn', 'mnist-guidance', 'resnet20', 'resnet56'] as const;
 
@@ -28,8 +37,9 @@ export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist
   // diffusion_pytorch_model.safetensors and pass the path, or put it in weights/ddpm-cifar10-32.safetensors.
   const path = name === 'franfee-mnist' ? locate(name, [shipped('franfee-ddpm-mnist.safetensors'), shared('weights/franfee-ddpm-mnist/model_unet_res.pth')])
     : name === 'ddpm-cifar10' ? locate(name, [shipped('ddpm-cifar10-32.safetensors')])
-    : name;
-  if (!existsSync(path)) throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
+    : looksLikePath(name) || existsSync(name) ? weightFile(name)
+    : null;
+  if (!path) throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
   const weights = await readWeights(path);
   // Any file name will do (e.g. one written by `purify train ddpm`): the weight names tell the architecture.
   if (cleanStateDict(weights).has('pe.embedding.weight')) return denoiserFromWeights(engine, weights, path);
@@ -41,9 +51,9 @@ export async function loadClassifier(engine: Engine, name: string = 'mnist-cnn')
   let path: string;
   if (resnet) {
     const file = resnet[1] === '20' ? 'resnet20-12fca82f.th' : 'resnet56-4bfd9763.th';
-    path = existsSync(name) ? name : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
+    path = looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
   } else {
-    path = existsSync(name) ? name : locate(name, [shipped(`${name}.safetensors`)]);
+    path = looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`${name}.safetensors`)]);
   }
   return classifierFromWeights(engine, name, await readWeights(path), path);
 }

@@ -126,7 +126,8 @@ test('purify run: model files that fail to load or do not fit the denoiser fail 
   const truncated = join(dir, 'truncated.safetensors');
   writeFileSync(truncated, readFileSync('weights/mnist-cnn.safetensors').subarray(0, 1000));
   refused([digits[0], '--classifier', digits[1]], /mnist_01_1\.png|safetensors/);
-  refused([digits[0], '--classifier', join(dir, 'nope.safetensors')], /not found/);
+  refused([digits[0], '--classifier', join(dir, 'nope.safetensors')], /nope\.safetensors: no such weight file/);
+  refused([digits[0], '--classifier', dir], /is a directory, not a weight file/);
   refused([digits[0], '--classifier', truncated], /truncated\.safetensors/);
   refused([digits[0], '--classifier', 'resnet20'], /classifier resnet20 takes 3×32×32 images, but denoiser .* purifies 1×28×28/);
   refused([digits[0], '--guidance', 'resnet20'], /guidance network resnet20 takes 3×32×32 images/);

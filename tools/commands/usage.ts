@@ -34,7 +34,7 @@ export const USAGE: Record<string, CommandUsage> = {
   bench: { summary: 'bench [--adapter NAME] [--filter TEXT] [--repeats N] [--json FILE] [--tfjs] [--pool]: time kernels and model steps', details: DEVICE },
   convert: { summary: 'convert IN OUT [--f16] [--strip-prefix P]: any supported weight file → safetensors' },
   run: {
-    summary: 'run IN.png... --out DIR [options]: purify image files, write DIR/<name>.purified.png and DIR/grid.png, print labels',
+    summary: 'run IN.png... --out DIR [options]: purify image files, write DIR/<path>.purified.png and DIR/grid.png, print labels',
     details: `options:
   --out DIR                     created only once every input and model has been checked
   --fit                         convert colour to gray and resize to the model's size (default: refuse other sizes)
