@@ -2,10 +2,12 @@
 // The package's browser entry (`purify-gpu/browser`): createPurifier() on navigator.gpu, models
 // fetched from a URL (default: ./weights/ beside the page) or given as bytes. Everything after
 // loading is the shared Purifier (engine/purify/session.ts), so a browser purifies exactly as Node.
+import { wrap, type Remote } from 'comlink';
 import { classifierFromBytes, denoiserFromBytes } from '../engine/models/from-bytes.ts';
 import { PURIFY_DEFAULTS, type ModelRole } from '../engine/purify/defaults.ts';
 import { Purifier, type SessionOptions } from '../engine/purify/session.ts';
 import { Engine } from '../engine/runtime.ts';
+import type { PurifierApi } from '../workers/api.ts';
 import { webGpuHelp } from './webgpu-help.ts';
 
 export { webGpuHelp } from './webgpu-help.ts';
@@ -18,6 +20,7 @@ export { ImageFormatError, ImageTooLargeError } from '../engine/data/png.ts';
 export { DeviceLostError } from '../engine/runtime.ts';
 export { NoAdapterError } from '../engine/device.ts';
 export type { Method } from '../engine/purify/purifier.ts';
+export type { PurifierApi, PurifierConfig, PurifyRequest, AttackRequest, ImageBatch as WorkerImageBatch, StepProgress, WorkerInfo } from '../workers/api.ts';
 
 /** A model's weights: a URL to fetch, the file's bytes, or false for none. */
 export type WeightSource = string | URL | Uint8Array | false;
@@ -60,4 +63,13 @@ export async function createPurifier(options: BrowserPurifierOptions = {}): Prom
     engine.destroy();
     throw err;
   }
+}
+
+/**
+ * The same work off the main thread: `purify-gpu/browser/worker` (dist/browser/purifier.worker.js)
+ * started as a module Web Worker serves PurifierApi; this wraps it (Comlink). Call init() with the
+ * weights' bytes first, e.g. connectPurifierWorker(new Worker(workerUrl, { type: 'module' })).
+ */
+export function connectPurifierWorker(worker: Worker): Remote<PurifierApi> {
+  return wrap(worker);
 }
