@@ -128,6 +128,13 @@ test('while a job runs every control is disabled, and a second job is refused, n
     return (document.getElementById('tStar') as HTMLInputElement).value;
   });
   assert.is(Number(tStar), PURIFY_DEFAULTS.methods.diffpure.tStar, 'the page shows the shared default t*');
+  // For looking at, not asserting: the page in the middle of a job.
+  await page.evaluate(() => void ((window as unknown as { job: Promise<unknown> }).job = (window as unknown as DemoWindow).purifyDemo.purify({ method: 'diffpure', tStar: 20, seed: 1 })));
+  await page.waitForFunction(() => /step \d+\/20/.test(document.getElementById('status')?.textContent ?? ''));
+  const shot = join(mkdtempSync(join(tmpdir(), 'purify-demo-')), 'mid-job.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`    screenshot mid-job: ${shot}`);
+  await page.evaluate(() => (window as unknown as { job: Promise<unknown> }).job);
 });
 
 test('without WebGPU the page says how to enable it', async () => {
@@ -143,6 +150,9 @@ test('without WebGPU the page says how to enable it', async () => {
   const text = await page.evaluate(() => document.getElementById('status')!.textContent ?? '');
   assert.match(text, /no WebGPU.*chrome:\/\/flags.*SwiftShader/);
   assert.not.match(text, /requestAdapter/);
+  const shot = join(mkdtempSync(join(tmpdir(), 'purify-demo-')), 'no-webgpu.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`    screenshot without WebGPU: ${shot}`);
 });
 
 test('with a classifier and c_φ served, the page labels images, attacks them with PGD and purifies with agdm', async () => {
