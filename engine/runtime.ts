@@ -97,7 +97,7 @@ export class Engine {
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const gpu = await acquireDevice(opts);
-    return new Engine(gpu, chooseTuning(gpu.software, opts.tuning));
+    return new Engine(gpu, chooseTuning(gpu.software, opts.tuning, gpu.limits.maxComputeWorkgroupStorageSize));
   }
 
   get device(): GPUDevice {

@@ -10,18 +10,20 @@
 // per-lane scalar loop with an exec-mask branch and a bounds-check branch, so loads, not FMAs,
 // set the speed. Padding removes all bounds checks and selects from the inner loops, and both
 // copies let them load whole vec4s (one per-lane loop for 4 values). Nothing uses workgroup
-// memory or barriers (the slow path on CPU Vulkan drivers; staging weights there measured 1.6×
-// slower).
+// memory except the FORWARD / TRANSPOSED weight staging below (an earlier weight-staging attempt
+// measured 1.6× slower on CPU drivers; staging a whole chunk of input channels per barrier pair
+// measured 1.5× faster with tools/bench-conv.ts).
 // Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
 // P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they
 // load one input row segment and reuse it for all taps of that row. TRANSPOSED splits the output
 // into S×S phases (workgroup_id.z also carries the phase) so that an invocation's P pixels, S
 // apart, share their taps. WEIGHT_GRAD invocations own one input channel × ${TCO} output channels ×
 // all KH·KW taps and walk their batch slice P pixels at a time, one kernel row at a time (fewer
-// live registers beat fewer loads there). Invocations past the last tile return at once, so
-// lavapipe skips SIMD groups with no live lane (small late-UNet layers fill few).
+// live registers beat fewer loads there).
 // Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
-// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), BIAS, RESIDUAL
+// FORWARD / TRANSPOSED stage the block's weights in workgroup memory, STAGED_VEC4S vec4s (a whole
+// number of input channels' taps) per round, two barriers a round.
+// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, BIAS, RESIDUAL
 // (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
 // RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
 
@@ -178,6 +180,11 @@ struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, tilesX
 
 var<private> acc: array<array<vec4<f32>, NV>, TCO>;
 
+/** The block's packed weights for CHUNK input channels at a time, shared by the workgroup. */
+const STAGED = ${STAGED_VEC4S}u;
+const CHUNK = STAGED / (KH * KW * CV);
+var<workgroup> staged: array<vec4<f32>, STAGED>;
+
 fn activate(v: f32) -> f32 {
 #if RELU
   return max(v, 0.0);
@@ -215,13 +222,13 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
 
 /**
  * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is tap `tap0 + t·tapStep`
- * of the packed weight block.
+ * of the staged weight chunk.
  */
 fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32) {
   for (var t = 0u; t < TAPS; t++) {
     let wAt = (tap0 + min(t, taps - 1u) * tapStep) * CV;
     var wq: array<vec4<f32>, CV>;
-    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), w[wAt + b], t < taps); }
+    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), staged[wAt + b], t < taps); }
     for (var j = 0u; j < TCO; j++) {
       let wv = vec4<f32>(wq[j / 4u][j % 4u]);
       for (var v = 0u; v < NV; v++) {
@@ -234,8 +241,9 @@ fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let tile = (wg.x + wg.y * p.groupsX) * 64u + lane;
-  if (tile >= p.tiles) { return; }
+  // Invocations past the last tile still stage weights and meet the barriers, computing tile 0.
+  let live = (wg.x + wg.y * p.groupsX) * 64u + lane < p.tiles;
+  let tile = select(0u, (wg.x + wg.y * p.groupsX) * 64u + lane, live);
   let tileX = tile % p.tilesX;
   let tileRow = (tile / p.tilesX) % p.tileRows;
   let n = tile / p.tilesX / p.tileRows;
@@ -260,21 +268,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #else
   let block = wg.z;
 #endif
-  let blockTaps = block * p.Cin * KH * KW;
-  for (var ci = 0u; ci < p.Cin; ci++) {
-    let channel = (n * p.Cin + ci) * plane;
+  // One storage load per weight per workgroup instead of one per invocation: on CPU drivers every
+  // storage load in a loop is a per-lane scalar loop, and the block's weights are the same for all
+  // 64 invocations (measured 1.5× faster on lavapipe; on GPUs it is the usual shared tile).
+  for (var ci0 = 0u; ci0 < p.Cin; ci0 += CHUNK) {
+    let chunk = min(CHUNK, p.Cin - ci0);
+    workgroupBarrier();
+    let first = (block * p.Cin + ci0) * KH * KW * CV;
+    for (var i = lane; i < chunk * KH * KW * CV; i += 64u) { staged[i] = w[first + i]; }
+    workgroupBarrier();
+    if (live) {
+      for (var c = 0u; c < chunk; c++) {
+        let channel = (n * p.Cin + ci0 + c) * plane;
 #if TRANSPOSED
-    for (var t = 0u; t < tapRows; t++) {
-      let row = loadRow(channel + (rowTop - t) * p.Wp4 + tileX * NV);
-      accumulate(row, blockTaps + (ci * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
-    }
+        for (var t = 0u; t < tapRows; t++) {
+          let row = loadRow(channel + (rowTop - t) * p.Wp4 + tileX * NV);
+          accumulate(row, (c * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
+        }
 #else
-    for (var ky = 0u; ky < KH; ky++) {
-      let row = loadRow(channel + (tileRow * S + ky) * p.Wp4 + tileX * NV * S);
-      accumulate(row, blockTaps + (ci * KH + ky) * KW, 1u, KW);
-    }
+        for (var ky = 0u; ky < KH; ky++) {
+          let row = loadRow(channel + (tileRow * S + ky) * p.Wp4 + tileX * NV * S);
+          accumulate(row, (c * KH + ky) * KW, 1u, KW);
+        }
 #endif
+      }
+    }
   }
+  if (!live) { return; }
 #if TRANSPOSED
   // The column of pixel 0 may be −S (colExtra): u32 wrap-around makes it fail store()'s bound check.
   store(n, block * TCO, phaseY + S * tileRow, phaseX + S * (P * tileX - colExtra), S);

@@ -37,8 +37,12 @@ function bindingSlots({ bias, residual }: Epilogue): Record<string, number> {
   return { BIAS_AT: biasAt, RESIDUAL_AT: residualAt, OUT_AT: outAt, PARAMS_AT: outAt + 1 };
 }
 
-function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile): KernelSpec {
+function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number): KernelSpec {
   const { bias, residual, activation } = epilogue;
+  const staging = variant === 'forward' || variant === 'transposed';
+  if (staging && stagedVec4s < kh * kw * (tile.channels / 4)) {
+    throw new RangeError(`conv: ${stagedVec4s} staged vec4s cannot hold one input channel of a ${kh}×${kw} kernel × ${tile.channels} channels`);
+  }
   return {
     op: `conv2d_${variant}`,
     shader: 'conv2d',
@@ -52,6 +56,8 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
       S: stride,
       TCO: tile.channels,
       NV: tile.vec4Pixels,
+      // Only the passes that stage weights declare the array; the others keep one pipeline each.
+      STAGED_VEC4S: staging ? stagedVec4s : 0,
       BIAS: bias,
       RESIDUAL: residual,
       ...bindingSlots(epilogue),
@@ -61,17 +67,17 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
   };
 }
 
-export function convKernel(tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}): KernelSpec {
+export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   const full = { ...PLAIN, ...epilogue };
   if (full.residual && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual`);
-  return variantKernel(pass, kh, kw, stride, full, tile);
+  return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s);
 }
 
 // The copy kernels use no tap or tile constant; fixed values keep them one pipeline each.
 const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
-const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE);
-const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE);
+const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
+const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
 
 /** Where a kernel sits on the input: stride and the padding before the first row and column. */
 interface Placement {
@@ -133,7 +139,7 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, OH, tiles, groupsX, 0, 0);
-  const kernel = convKernel(tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
+  const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
   const operands = [xp, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
   x.engine.dispatch(kernel, operands, u, [...groups, ceilDiv(Cout, tile.channels)]);
   xp.dispose();
@@ -163,7 +169,7 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
-  const kernel = convKernel(tile, 'transposed', KH, KW, S, { bias: !!bias });
+  const kernel = convKernel(x.engine.tuning, tile, 'transposed', KH, KW, S, { bias: !!bias });
   x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
   xp.dispose();
   wp.dispose();
@@ -190,7 +196,7 @@ function weightGradRaw(g: Tensor, x: Tensor, at: Placement, KH: number, KW: numb
   const slices = ceilDiv(N, batchPerSlice);
   const partial = empty(x.engine, [slices, Cout * Cin * KH * KW], 'conv2d_weight_grad');
   const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, chunks * tile.vec4Pixels, N, batchPerSlice, cells);
-  x.engine.dispatch(convKernel(tile, 'weightGrad', KH, KW, S), [gp, xp, partial], u, [cellGroups, slices]);
+  x.engine.dispatch(convKernel(x.engine.tuning, tile, 'weightGrad', KH, KW, S), [gp, xp, partial], u, [cellGroups, slices]);
   xp.dispose();
   gp.dispose();
   if (slices === 1) return viewOwned(partial, [Cout, Cin, KH, KW]);
@@ -320,14 +326,14 @@ const forwardEpilogues = (k: number, stride: number): Epilogue[] => [
 /** The (square) kernel sizes and strides precompiled; others compile on first use. */
 const PRECOMPILED: { k: number; stride: number }[] = [1, 2, 3].flatMap((k) => [1, 2].map((stride) => ({ k, stride })));
 
-export const convKernels = ({ conv }: Tuning): KernelSpec[] => [
+export const convKernels = (tuning: Tuning): KernelSpec[] => [
   padKernel,
   packKernel,
   ...PRECOMPILED.flatMap(({ k, stride }) => [
-    ...(k === 3 && stride === 1 ? conv.forwardTiles : conv.forwardTiles.slice(0, 1)).flatMap((tile) =>
-      forwardEpilogues(k, stride).map((epilogue) => convKernel(tile, 'forward', k, k, stride, epilogue)),
+    ...(k === 3 && stride === 1 ? tuning.conv.forwardTiles : tuning.conv.forwardTiles.slice(0, 1)).flatMap((tile) =>
+      forwardEpilogues(k, stride).map((epilogue) => convKernel(tuning, tile, 'forward', k, k, stride, epilogue)),
     ),
-    ...[false, true].map((bias) => convKernel(conv.transposed, 'transposed', k, k, stride, { bias })),
-    convKernel(conv.weightGrad, 'weightGrad', k, k, stride),
+    ...[false, true].map((bias) => convKernel(tuning, tuning.conv.transposed, 'transposed', k, k, stride, { bias })),
+    convKernel(tuning, tuning.conv.weightGrad, 'weightGrad', k, k, stride),
   ]),
 ];

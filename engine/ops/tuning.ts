@@ -34,6 +34,8 @@ export interface ConvTiling {
   weightGrad: ConvTile;
   /** The weight gradient splits the batch into slices until about this many workgroups run. */
   weightGradWorkgroups: number;
+  /** Workgroup memory for staged weights (FORWARD / TRANSPOSED), in vec4s; capped at the device's limit. */
+  stagedVec4s: number;
 }
 
 export interface Tuning {
@@ -89,6 +91,8 @@ export const SOFTWARE_TUNING: Tuning = {
     transposed: tile(8, 8),
     weightGrad: tile(4, 4),
     weightGradWorkgroups: 16,
+    // lavapipe and SwiftShader offer 32 KiB.
+    stagedVec4s: 2048,
   },
 };
 
@@ -105,6 +109,8 @@ export const GPU_TUNING: Tuning = {
     transposed: tile(4, 4),
     weightGrad: tile(4, 4),
     weightGradWorkgroups: 256,
+    // 16 KiB, what every WebGPU device offers.
+    stagedVec4s: 1024,
   },
 };
 
@@ -128,10 +134,10 @@ function parseTile(name: string): [number, number] | null {
 
 /**
  * The tuning for an adapter: `requested` (a Tuning or a variant name) if given, else the variant
- * for its kind, then the environment overrides PURIFY_TUNING=NAME, PURIFY_TILE=RxC (matmul rows ×
+ * for its kind, its weight staging capped at the device's workgroup memory, then the environment overrides PURIFY_TUNING=NAME, PURIFY_TILE=RxC (matmul rows ×
  * columns) and PURIFY_CONV_TILE=CxP (conv channels × pixels, both passes).
  */
-export function chooseTuning(software: boolean, requested?: Tuning | string): Tuning {
+export function chooseTuning(software: boolean, requested?: Tuning | string, workgroupStorageBytes = Infinity): Tuning {
   const pick = requested ?? envVar('PURIFY_TUNING');
   let tuning: Tuning;
   if (typeof pick === 'string') {
@@ -147,5 +153,7 @@ export function chooseTuning(software: boolean, requested?: Tuning | string): Tu
   if (conv) {
     tuning = withConvTile(tuning, { channels: conv[0], vec4Pixels: conv[1] });
   }
+  const stagedVec4s = Math.min(tuning.conv.stagedVec4s, Math.floor(workgroupStorageBytes / 16));
+  if (stagedVec4s < tuning.conv.stagedVec4s) tuning = { ...tuning, conv: { ...tuning.conv, stagedVec4s } };
   return tuning;
 }
