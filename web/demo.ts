@@ -64,7 +64,13 @@ async function start(): Promise<Loaded> {
 }
 
 const ready = start();
-ready.catch((err: Error) => status(`failed to start: ${err.message}`));
+ready.catch((err: Error) => {
+  status(`failed to start: ${err.message}`);
+  // Nothing on the page can work now: say so where a visitor looks first.
+  const notice = element('notice');
+  notice.textContent = err.message;
+  notice.hidden = false;
+});
 
 // ---------------------------------------------------------------- images
 
@@ -224,6 +230,10 @@ async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ da
   // Only what the page lets one change; the guidance scale and the rest come from the shared defaults table.
   const options: PurifyRequest = { method: input<HTMLSelectElement>('method').value as PurifyRequest['method'], tStar: Number(input('tStar').value), seed: Number(input('seed').value) };
   const label = `${options.method} t*=${options.tStar}`;
+  // The panel shows this job's result only: no earlier image under a new caption while it runs.
+  state.purified = undefined;
+  draw('purified', undefined);
+  element('purifiedCaption').textContent = `purified (${label}: running)`;
   const { value, ms } = await job(label, (jobId) => api.purify(batchOf(source), options, onProgress(label), jobId));
   state.purified = value.data;
   draw('purified', state.purified);

@@ -146,8 +146,8 @@ test('without WebGPU the page says how to enable it', async () => {
   // A string, not a function: tsx's helpers would not exist in the page.
   await page.addInitScript({ content: "Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });" });
   await page.goto(server.url);
-  await page.waitForFunction(() => /WebGPU/.test(document.getElementById('status')?.textContent ?? ''));
-  const text = await page.evaluate(() => document.getElementById('status')!.textContent ?? '');
+  await page.waitForFunction(() => /WebGPU/.test(document.getElementById('notice')?.textContent ?? ''));
+  const text = await page.evaluate(() => (document.getElementById('notice')!.hidden ? '' : document.getElementById('notice')!.textContent ?? ''));
   assert.match(text, /no WebGPU.*chrome:\/\/flags.*SwiftShader/);
   assert.not.match(text, /requestAdapter/);
   const shot = join(mkdtempSync(join(tmpdir(), 'purify-demo-')), 'no-webgpu.png');
