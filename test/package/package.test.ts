@@ -102,9 +102,12 @@ test('the examples run from the install; a strict TypeScript consumer type-check
   assert.match(ok(sh(process.execPath, [join(examples, 'node-purify.mjs')]), 'node-purify.mjs'), /label after purification: \d \(agdm, t\*=70, s=300\)/);
   assert.match(ok(sh(process.execPath, [join(examples, 'custom-checkpoint.mjs')]), 'custom-checkpoint.mjs'), /label after purification \d/);
   assert.match(ok(sh(process.execPath, [join(examples, 'pool.mjs'), '4', '2']), 'pool.mjs'), /purified 4 images on 2 threads/);
-  writeFileSync(join(app, 'typescript-purify.ts'), readFileSync(join(examples, 'typescript-purify.ts'), 'utf8').replace("'./digit-7.png'", "'./node_modules/purify-gpu/examples/digit-7.png'"));
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'] }, files: ['typescript-purify.ts'] }));
+  // Copied beside the consumer's tsconfig; the sample it reads stays in the package.
+  const sampleUrl = new URL(`file://${join(examples, 'digit-7.png')}`).href;
+  writeFileSync(join(app, 'typescript-purify.ts'), readFileSync(join(examples, 'typescript-purify.ts'), 'utf8').replace("'./digit-7.png'", `'${sampleUrl}'`));
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, skipLibCheck: false, outDir: 'ts-out', module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: ['node'] }, files: ['typescript-purify.ts'] }));
   ok(sh(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', '.']), 'tsc --strict on the example');
+  assert.match(ok(sh(process.execPath, ['ts-out/typescript-purify.js']), 'the compiled TypeScript example'), /purified 1 image\(s\) with diffpure; label \d[\s\S]*rejected as expected/);
 });
 
 test('the browser example bundles with esbuild, with no plugin and no externals', () => {
