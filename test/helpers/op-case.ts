@@ -38,8 +38,6 @@ export interface OpCase {
   op: string;
   /** Op and shape, unique in the table. */
   name: string;
-  /** Kernel variants to run on (default: all); big shapes run only where the CPU adapter is quick with them. */
-  variants?: readonly string[];
   /** Set where the op's kernel for this shape is, by design, not precompiled (say which and why). */
   compilesLate?: string;
   make(random: () => number): CaseInstance;

@@ -38,7 +38,7 @@ test('thousands of op calls return the pool to its starting live bytes', async (
   assert.is(after.liveBytes, before.liveBytes);
   assert.is(after.liveTensors, before.liveTensors);
   assert.is(after.allocations, before.allocations, 'a warm pool allocates nothing new');
-  assert.is(after.lateCompiles, 0, 'every kernel was precompiled');
+  assert.is(after.lateCompiles, before.lateCompiles, 'every kernel was precompiled');
 });
 
 test.run();

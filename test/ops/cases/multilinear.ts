@@ -25,11 +25,12 @@ export function multilinearBounds(m: Multilinear, act: Activation = 'none'): (xs
     const pre = m.pre(xs).data;
     const preBound = sumOf(m.pre(ax).data, m.K);
     const { gPre, gPreErr } = activationBackward(act, pre, preBound, r.g);
-    const magnitudes = m.preGrads(ax, absNd(gPre));
-    const propagated = m.preGrads(ax, { shape: r.g.shape, data: gPreErr });
+    const magnitudes = m.preGrads(ax, absNd(gPre)).map((mag, j) => sumOf(abs(mag.data), m.gradK[j]));
+    // Without an activation g enters exactly: nothing to propagate.
+    const propagated = act === 'none' ? null : m.preGrads(ax, { shape: r.g.shape, data: gPreErr });
     return {
       forward: activationForward(act, pre, preBound),
-      grads: magnitudes.map((mag, j) => plus(sumOf(abs(mag.data), m.gradK[j]), abs(propagated[j].data))),
+      grads: magnitudes.map((mag, j) => (propagated ? plus(mag, abs(propagated[j].data)) : mag)),
     };
   };
 }
