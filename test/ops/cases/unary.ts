@@ -14,7 +14,7 @@ const SHAPES = [[1], [7], [3, 5], [2, 3, 17], [2, 3, 13, 11], [1000, 257]];
 const CLAMP = [-0.5, 0.75] as const;
 const AFFINE = [2.5, -1] as const;
 
-/** Keeps inputs 2e-3 clear of a kink, far beyond the finite-difference step (1e-5·max(1, |x|)). */
+/** Keeps inputs 2e-3 clear of a kink, far beyond the finite-difference step (1e-5). */
 const clearOf = (kinks: readonly number[]) => (v: number) => {
   const near = kinks.find((k) => Math.abs(v - k) < 2e-3);
   return Math.fround(near === undefined ? v : near + 2e-3 * Math.sign(v - near || 1));
