@@ -9,7 +9,7 @@ function softmaxKernel(tuning: Tuning, log: boolean, backward: boolean): KernelS
   return {
     op: `${log ? 'log_' : ''}softmax${backward ? '_backward' : ''}`,
     shader: 'softmax',
-    defines: { WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, LOG: log, BACKWARD: backward },
+    defines: { WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, TREE: tuning.rowReduction === 'tree', LOG: log, BACKWARD: backward },
   };
 }
 
@@ -17,7 +17,9 @@ function launch(log: boolean, backward: boolean, storage: Tensor[], length: numb
   const engine = storage[0].engine;
   const rows = storage[0].size / length;
   const kernel = softmaxKernel(engine.tuning, log, backward);
-  const { groups, groupsX } = flatGrid(engine, rows, engine.tuning.serialWorkgroup);
+  // Serial: a row per invocation; tree: a row per workgroup.
+  const rowsPerGroup = engine.tuning.rowReduction === 'tree' ? 1 : engine.tuning.serialWorkgroup;
+  const { groups, groupsX } = flatGrid(engine, rows, rowsPerGroup);
   engine.dispatch(kernel, storage, new Uniforms().u32(rows, length, groupsX).f32(scale), groups);
 }
 

@@ -52,6 +52,11 @@ export interface Tuning {
   readonly serialWorkgroup: number;
   /** Serial sums add blocks of this many terms first, so rounding grows with n/BLOCK + BLOCK, not n. */
   readonly sumBlock: number;
+  /**
+   * Row reductions (softmax): 'serial', one invocation walks a row (CPU drivers), or 'tree', one
+   * workgroup of `serialWorkgroup` invocations per row combining through workgroup memory (GPUs).
+   */
+  readonly rowReduction: 'serial' | 'tree';
   /** Elements per invocation in the norm kernels' elementwise passes. */
   readonly normRun: number;
   /** Convolution register tiles (shaders/conv2d.wgsl), chosen with tools/bench-conv.ts. */
@@ -84,6 +89,7 @@ export const SOFTWARE_TUNING: Tuning = {
   flatRun: 16,
   serialWorkgroup: 16,
   sumBlock: 64,
+  rowReduction: 'serial',
   normRun: 64,
   conv: {
     forward: softwareForwardTile,
@@ -103,6 +109,7 @@ export const GPU_TUNING: Tuning = {
   flatRun: 1,
   serialWorkgroup: 64,
   sumBlock: 64,
+  rowReduction: 'tree',
   normRun: 4,
   conv: {
     ...fixedTile(tile(4, 4)),
