@@ -40,10 +40,12 @@ export function getEngines(): Promise<VariantEngine[]> {
   variantsPromise ??= (async () => {
     const base = await getEngine();
     if (!base) return [];
-    return Promise.all(Object.keys(TUNING_VARIANTS).map(async (variant) => ({
+    const engines = await Promise.all(Object.keys(TUNING_VARIANTS).map(async (variant) => ({
       variant,
       engine: variant === base.tuning.name ? base : await create(variant),
     })));
+    console.log(`  kernel variants: ${engines.map((e) => `${e.variant} (engine tuning ${e.engine.tuning.name})`).join(', ')}`);
+    return engines;
   })();
   return variantsPromise;
 }
