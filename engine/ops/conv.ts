@@ -274,8 +274,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
     const pre = residual ? add(conv, residual) : conv;
     return activation === 'relu' ? relu(pre) : activation === 'silu' ? silu(pre) : pre;
   }
-  if (residual || activation !== 'none') return forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
-  const out = forwardRaw(x, weight, bias, at, OH, OW, 'none');
+  const out = forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
+  if (residual || activation !== 'none') return out;
   return record('conv2d', bias ? [x, weight, bias] : [x, weight], out, (g) => [
     x.requiresGrad ? transposedRaw(g, weight, undefined, at, H, W) : null,
     weight.requiresGrad ? weightGradRaw(g, x, at, KH, KW) : null,

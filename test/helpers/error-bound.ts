@@ -23,6 +23,16 @@ export interface Comparison {
   pass: boolean;
 }
 
+/** ‖got − ref‖ / ‖ref‖ (the plain norm of the error where ref is all zeros). */
+export function normalisedError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let errSq = 0, refSq = 0;
+  for (let i = 0; i < ref.length; i++) {
+    errSq += (got[i] - ref[i]) ** 2;
+    refSq += ref[i] ** 2;
+  }
+  return refSq > 0 ? Math.sqrt(errSq / refSq) : Math.sqrt(errSq);
+}
+
 export function compareWithBound(label: string, got: ArrayLike<number>, ref: ArrayLike<number>, bound: ArrayLike<number>): Comparison {
   if (got.length !== ref.length || bound.length !== ref.length) {
     throw new RangeError(`${label}: ${got.length} values, ${ref.length} expected, ${bound.length} bounds`);

@@ -12,6 +12,7 @@ import { FRANFEE_MNIST } from '../../engine/models/franfee-unet.ts';
 import { franfeeRef } from '../../engine/reference/franfee-unet.ts';
 import { nd, type Nd } from '../../engine/reference/nd.ts';
 import { compare, rng } from '../helpers/check.ts';
+import { normalisedError } from '../helpers/error-bound.ts';
 import { getEngine } from '../helpers/gpu.ts';
 import { upload } from '../helpers/harness.ts';
 
@@ -73,23 +74,14 @@ test('the shipped model\'s ε (fused conv epilogues) matches the float64 referen
   const xt = upload(engine, x);
   const fused = await engine.scopeAsync(async () => model.predictEps(xt, t).read());
   // 31 convs of up to 720 f32 terms between layer norms: rounding compounds to ~1e-6 of the output's norm.
-  const error = normError(fused, expected.data);
+  const error = normalisedError(fused, expected.data);
   console.log(`    fused forward vs float64: ‖y − ref‖/‖ref‖ = ${error.toExponential(2)}`);
   assert.ok(error < 2e-5, `fused forward: normalised error ${error}`);
   // Recording a gradient turns the fused epilogues off; the two paths sum in the same order.
   const unfused = await engine.scopeAsync(async () => valueAndGrad(engine, () => model.predictEps(xt, t), [xt]).value.read());
-  const pathError = normError(unfused, Array.from(fused));
+  const pathError = normalisedError(unfused, Array.from(fused));
   console.log(`    unfused (recording) vs fused: ‖Δ‖/‖y‖ = ${pathError.toExponential(2)}`);
   assert.ok(pathError < 1e-6, `fused and unfused paths differ: ${pathError}`);
 });
-
-function normError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (actual[i] - expected[i]) ** 2;
-    den += expected[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 test.run();
