@@ -8,7 +8,7 @@ import type { Engine } from '../runtime.ts';
 import { franfeeDenoiser } from './franfee-denoiser.ts';
 import { franfeeSpecs } from './franfee-unet.ts';
 import { resnetCifar, resnetCifarSpecs } from './resnet-cifar.ts';
-import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnSpecs } from './small-cnn.ts';
+import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnConfigFromShapes, cnnSpecs } from './small-cnn.ts';
 import type { Classifier, Denoiser } from './types.ts';
 
 /** Checkpoints wrap state dicts in objects and prefixes; BatchNorm's step counter is not a weight. */
@@ -30,7 +30,8 @@ export function classifierFromWeights(engine: Engine, name: string, weights: Ten
     const blocks = resnet[1] === '20' ? 3 : 9;
     return resnetCifar(Params.load(engine, resnetCifarSpecs(blocks), clean, source), blocks, `resnet${resnet[1]}`);
   }
-  const cfg = name.includes('guidance') ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
+  // Widths come from the weights (a retrained c_φ may differ); the name only breaks a non-CNN tie.
+  const cfg = cnnConfigFromShapes(new Map([...clean].map(([k, t]) => [k, t.shape]))) ?? (name.includes('guidance') ? MNIST_GUIDANCE : MNIST_CLASSIFIER);
   return cnnClassifier(Params.load(engine, cnnSpecs(cfg), clean, source), cfg, name.replace(/^.*\//, '').replace(/\.safetensors$/, ''));
 }
 

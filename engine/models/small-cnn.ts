@@ -19,6 +19,21 @@ export interface CnnConfig {
 export const MNIST_CLASSIFIER: CnnConfig = { inChannels: 1, size: 28, channels: [32, 64], hidden: 128, classes: 10 };
 export const MNIST_GUIDANCE: CnnConfig = { inChannels: 1, size: 28, channels: [16, 32], hidden: 64, classes: 10 };
 
+/**
+ * The config whose cnnSpecs match these weights' shapes (any widths and depth a training run chose),
+ * for square inputs that halve exactly at every pool; null when the names or shapes do not fit.
+ */
+export function cnnConfigFromShapes(shapes: ReadonlyMap<string, readonly number[]>): CnnConfig | null {
+  const channels: number[] = [];
+  for (let i = 0; shapes.has(`conv${i}.weight`); i++) channels.push(shapes.get(`conv${i}.weight`)![0]);
+  const hidden = shapes.get('hidden.weight');
+  const out = shapes.get('out.weight');
+  if (!channels.length || !hidden || !out) return null;
+  const side = Math.sqrt(hidden[1] / channels[channels.length - 1]);
+  if (!Number.isInteger(side)) return null;
+  return { inChannels: shapes.get('conv0.weight')![1], size: side * 2 ** channels.length, channels, hidden: hidden[0], classes: out[0] };
+}
+
 function flatFeatures(cfg: CnnConfig): number {
   const size = cfg.channels.reduce((s) => Math.floor(s / 2), cfg.size);
   return cfg.channels[cfg.channels.length - 1] * size * size;

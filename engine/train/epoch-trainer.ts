@@ -34,6 +34,8 @@ export interface TrainProgress {
 export interface TrainState {
   epoch: number;
   step: number;
+  /** Training seconds over the whole run, resumed sittings included. */
+  seconds: number;
 }
 
 /** One mini-batch as the subclass sees it; `images` is a view of a buffer reused by the next batch. */
@@ -47,8 +49,12 @@ export interface Batch {
 
 export interface RunOptions {
   checkpoint?: string;
+  /** Also checkpoint every this many updates (not only at epoch ends), so a killed run loses at most that many. */
+  checkpointEvery?: number;
   onProgress?: (p: TrainProgress) => void;
   afterEpoch?: (epoch: number) => Promise<void>;
+  /** Called every `every` updates, after the checkpoint for that update is written (a validation curve, say). */
+  periodic?: { every: number; run: (state: TrainState) => Promise<void> };
 }
 
 export function shuffled(n: number, seed: number): Uint32Array {
@@ -71,7 +77,7 @@ export function learningRate(cfg: Pick<EpochConfig, 'optimizer' | 'schedule'>, p
 
 export abstract class EpochTrainer<C extends EpochConfig> {
   readonly optimizer: Optimizer;
-  state: TrainState = { epoch: 0, step: 0 };
+  state: TrainState = { epoch: 0, step: 0, seconds: 0 };
   /** Epoch a resumed run started from (0 for a fresh run). */
   resumedAtEpoch = 0;
 
@@ -111,14 +117,18 @@ export abstract class EpochTrainer<C extends EpochConfig> {
           step: this.state.step,
         };
         const lr = learningRate(cfg, (epoch * stepsPerEpoch + b) / (cfg.epochs * stepsPerEpoch));
+        const stepStarted = performance.now();
         const loss = await engine.scopeAsync(() => this.trainBatch(batch, lr));
         if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${b + 1}: loss ${loss}`);
         this.state.step++;
+        this.state.seconds += (performance.now() - stepStarted) / 1000;
         seen += idx.length;
         opts.onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: b + 1, stepsPerEpoch, loss, imagesPerSecond: seen / ((performance.now() - started) / 1000) });
+        if (b + 1 === stepsPerEpoch) this.state.epoch = epoch + 1;
+        const every = (k?: number) => !!k && this.state.step % k === 0;
+        if (opts.checkpoint && (b + 1 === stepsPerEpoch || every(opts.checkpointEvery))) await this.save(opts.checkpoint);
+        if (opts.periodic && every(opts.periodic.every)) await opts.periodic.run({ ...this.state });
       }
-      this.state.epoch = epoch + 1;
-      if (opts.checkpoint) await this.save(opts.checkpoint);
       await opts.afterEpoch?.(epoch + 1);
     }
   }
@@ -127,7 +137,7 @@ export abstract class EpochTrainer<C extends EpochConfig> {
   async save(path: string, extraMetadata: Record<string, string> = {}): Promise<void> {
     const tensors = await this.params.toTensorMap();
     for (const [k, v] of await this.optimizer.state()) tensors.set(k, v);
-    const metadata = { ...extraMetadata, epoch: String(this.state.epoch), step: String(this.state.step), config: JSON.stringify(this.cfg) };
+    const metadata = { ...extraMetadata, epoch: String(this.state.epoch), step: String(this.state.step), seconds: this.state.seconds.toFixed(3), config: JSON.stringify(this.cfg) };
     await writeFile(`${path}.tmp`, writeSafetensors(tensors, metadata));
     await rename(`${path}.tmp`, path);
   }
@@ -145,7 +155,7 @@ export abstract class EpochTrainer<C extends EpochConfig> {
       this.engine.device.queue.writeBuffer(this.params.get(spec.name).gpuBuffer(), 0, toFloat32(saved));
     }
     this.optimizer.restore(tensors);
-    this.state = { epoch: Number(meta.epoch), step: Number(meta.step) };
+    this.state = { epoch: Number(meta.epoch), step: Number(meta.step), seconds: Number(meta.seconds ?? 0) };
     this.resumedAtEpoch = this.state.epoch;
     return true;
   }

@@ -24,6 +24,8 @@ export interface TrainConfig extends EpochConfig {
   trades?: TradesConfig;
   /** Random translation of every training image by up to this many pixels (0 or absent: none). */
   shift?: number;
+  /** The last this many training images are held out (validation curve), never trained on. */
+  holdout?: number;
 }
 
 /** TRADES inner maximisation: PGD on the divergence from the clean prediction, started at x + 0.001·N(0, I). */

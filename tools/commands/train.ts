@@ -5,7 +5,8 @@ import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { writeSafetensors } from '../../engine/io/safetensors.ts';
 import { accuracy, predictAll } from '../../engine/eval/predict.ts';
 import { pgdAccuracy } from '../../engine/eval/robustness.ts';
-import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnSpecs } from '../../engine/models/small-cnn.ts';
+import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
+import { RobustCurve } from './robust-curve.ts';
 import { Params } from '../../engine/nn/params.ts';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
@@ -36,13 +37,27 @@ export async function run(argv: string[]): Promise<void> {
       'step-size': { type: 'string' },
       divergence: { type: 'string', default: 'kl' },
       'eval-n': { type: 'string', default: '500' },
+      channels: { type: 'string' },
+      hidden: { type: 'string' },
+      holdout: { type: 'string' },
+      'checkpoint-every': { type: 'string', default: '200' },
+      'curve-every': { type: 'string' },
+      'curve-n': { type: 'string', default: '500' },
     },
   });
   const kind = positionals[0];
   if (kind === 'ddpm') return trainDdpm(values);
   if (kind !== 'classifier' && kind !== 'guidance') throw new Error('usage: purify train classifier|guidance|ddpm [options]');
   const guidance = kind === 'guidance';
-  const modelCfg = guidance ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
+  const baseCfg = guidance ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
+  const modelCfg: CnnConfig = {
+    ...baseCfg,
+    channels: values.channels ? values.channels.split(',').map(Number) : baseCfg.channels,
+    hidden: Number(values.hidden ?? baseCfg.hidden),
+  };
+  if (!modelCfg.channels.every((c) => Number.isInteger(c) && c > 0) || !(Number.isInteger(modelCfg.hidden) && modelCfg.hidden > 0)) {
+    throw new Error(`--channels must be positive integers like 16,32 and --hidden a positive integer`);
+  }
   const name = guidance ? 'mnist-guidance' : 'mnist-cnn';
   const out = values.out ?? `weights/${name}.safetensors`;
   const eps = Number(values.eps);
@@ -58,6 +73,7 @@ export async function run(argv: string[]): Promise<void> {
     schedule: 'cosine',
     seed: Number(values.seed),
     limit: values.limit ? Number(values.limit) : undefined,
+    holdout: Number(values.holdout ?? (guidance ? 5000 : 0)),
     trades: guidance
       ? { beta: Number(values['trades-beta']), eps, steps: pgdSteps, stepSize: Number(values['step-size'] ?? (2.5 * eps) / pgdSteps), divergence: values.divergence as 'kl' | 'latent-mse' }
       : undefined,
@@ -66,17 +82,24 @@ export async function run(argv: string[]): Promise<void> {
   const dataName = values.data as DatasetName;
   const train = loadDataset(dataName, 'train');
   const test = loadDataset(dataName, 'test');
+  if (!(Number.isInteger(cfg.holdout) && cfg.holdout! >= 0 && cfg.holdout! < train.n)) throw new Error(`--holdout must be an integer in [0, ${train.n})`);
+  // The held-out images are the last of the training split: never trained on, never a test image.
+  cfg.limit = Math.min(cfg.limit ?? train.n, train.n - cfg.holdout!);
   const model = cnnClassifier(Params.init(engine, cnnSpecs(modelCfg), cfg.seed), modelCfg, name);
   const trainer = new Trainer(engine, model, cfg);
   const checkpoint = `${out}.ckpt`;
   if (values.resume && (await trainer.resume(checkpoint))) console.error(`resumed from ${checkpoint} at epoch ${trainer.state.epoch}`);
   console.error(`training ${name} (${model.params.specs.count()} parameters) on ${cfg.limit ?? train.n} ${dataName} images: ${JSON.stringify(cfg)}`);
-  const started = performance.now();
   let bar: ProgressBar | null = null;
   const metrics: Record<string, number> = {};
   const epochAccuracies: number[] = [];
+  const curveEvery = Number(values['curve-every'] ?? (guidance ? 500 : 0));
+  const curve = cfg.holdout && curveEvery ? new RobustCurve(engine, model, train, cfg.holdout, Number(values['curve-n']), eps, `${out}.curve.jsonl`) : null;
+  if (curve && !values.resume) curve.reset();
   await trainer.run(train, {
     checkpoint,
+    checkpointEvery: Number(values['checkpoint-every']),
+    periodic: curve ? { every: curveEvery, run: async (state) => void (await curve.measure(state)) } : undefined,
     onProgress: (p) => {
       if (p.step === 1 || !bar) bar = new ProgressBar(`epoch ${p.epoch}/${p.epochs}`, p.stepsPerEpoch);
       bar.update(p.step, `loss ${p.loss.toFixed(4)}  ${p.imagesPerSecond.toFixed(0)} img/s`);
@@ -89,7 +112,7 @@ export async function run(argv: string[]): Promise<void> {
       console.error(`epoch ${epoch}: clean test accuracy ${(100 * clean).toFixed(2)} % (${test.n} images)`);
     },
   });
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = trainer.state.seconds;
   const evalN = Math.min(Number(values['eval-n']), test.n);
   for (const steps of [10, 40]) {
     const robust = await pgdAccuracy(engine, model, test.images, test.labels, evalN, { norm: 'linf', eps: 0.3, steps, stepSize: 0.01, randomStart: true, seed: 7 });
@@ -99,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
   const weights = await model.params.toTensorMap();
   const meta = { model: name, architecture: JSON.stringify(modelCfg), training: JSON.stringify(cfg), trained_seconds: seconds.toFixed(0), metrics: JSON.stringify(metrics), epoch_accuracies: JSON.stringify(epochAccuracies), adapter: engine.gpu.adapterName };
   writeFileSync(out, writeSafetensors(weights, meta));
-  const resumed = trainer.resumedAtEpoch > 0 ? ` (resumed at epoch ${trainer.resumedAtEpoch}; earlier epochs' time not counted)` : '';
+  const resumed = trainer.resumedAtEpoch > 0 || values.resume ? ' (over several sittings; training steps only)' : ' (training steps only)';
   writeFileSync(out.replace(/\.safetensors$/, '.md'), modelCard(name, modelCfg, cfg, { seconds, resumed, metrics, epochAccuracies, adapter: engine.gpu.adapterName, testN: test.n, evalN }));
   console.log(`wrote ${out} and its model card (${formatTime(seconds)} of training)`);
   engine.destroy();
