@@ -2,7 +2,7 @@
 // gradients against float64 finite differences, that Adam steps lower it, that an interrupted and
 // resumed run equals an uninterrupted one bit for bit, and that bad input fails clearly.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { valueAndGrad, type Engine } from '../../engine/index.ts';
 import { linearSchedule } from '../../engine/diffusion/schedule.ts';
 import { toFloat32 } from '../../engine/io/raw-tensor.ts';
+import { readSafetensorsMetadata } from '../../engine/io/safetensors.ts';
 import { franfeeDenoiser } from '../../engine/models/franfee-denoiser.ts';
 import { franfeeInit, type FranfeeConfig } from '../../engine/models/franfee-unet.ts';
 import { franfeeRef } from '../../engine/reference/franfee-unet.ts';
@@ -43,14 +44,25 @@ function rectangles(n: number, size: number, random: () => number): Dataset {
 
 const dir = mkdtempSync(join(tmpdir(), 'purify-ddpm-'));
 
-/** Weights and optimiser moments of a DDPM run on `data`, optionally resumed from `checkpoint`; `stopAfter` simulates a crash after that epoch's checkpoint. */
-async function runState(engine: Engine, data: Dataset, initSeed: number, opts: { checkpoint?: string; resume?: boolean; stopAfter?: number }): Promise<Map<string, Float32Array> | null> {
+/**
+ * Weights and optimiser moments of a DDPM run on `data`, optionally resumed from `checkpoint`;
+ * `stopAfter` simulates a crash after that epoch's checkpoint, `stopAtUpdate` one mid-epoch, after
+ * that update (checkpoints every `checkpointEvery` updates).
+ */
+async function runState(engine: Engine, data: Dataset, initSeed: number, opts: { checkpoint?: string; resume?: boolean; stopAfter?: number; stopAtUpdate?: number; checkpointEvery?: number }): Promise<Map<string, Float32Array> | null> {
   const params = franfeeInit(engine, TINY, initSeed);
   const trainer = new DdpmTrainer(engine, franfeeDenoiser(params, TINY), { epochs: 3, batch: 4, optimizer: { kind: 'adam', lr: 3e-3 }, schedule: 'cosine', seed: 7 });
   try {
     if (opts.resume) assert.ok(await trainer.resume(opts.checkpoint!), 'checkpoint found');
     await trainer.run(data, {
       checkpoint: opts.checkpoint,
+      checkpointEvery: opts.checkpointEvery,
+      periodic: {
+        every: 1,
+        run: async (state) => {
+          if (state.step === opts.stopAtUpdate) throw new Error('simulated crash');
+        },
+      },
       afterEpoch: async (epoch) => {
         if (epoch === opts.stopAfter) throw new Error('simulated crash');
       },
@@ -138,6 +150,23 @@ test('an interrupted run resumed from its checkpoint ends bit-identical to an un
   assert.equal([...resumed!.keys()], [...straight!.keys()]);
   for (const [name, values] of straight!) assert.ok(Buffer.from(values.buffer).equals(Buffer.from(resumed!.get(name)!.buffer)), `${name} bit-identical`);
   console.log(`    ${straight!.size} tensors (weights, Adam moments, step) bit-identical after 3 epochs of 3 steps, crash after epoch 1`);
+});
+
+test('a run killed mid-epoch resumes from its last update checkpoint and ends bit-identical', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const data = rectangles(10, TINY.size, rng(4));
+  const straight = await runState(engine, data, 2, {});
+  const checkpoint = join(dir, 'tiny-mid-epoch.safetensors.ckpt');
+  // 3 updates per epoch: the crash after update 5 comes one update past the checkpoint at update 4,
+  // in the middle of epoch 2, so the resumed run must redo update 5 from the saved state.
+  assert.is(await runState(engine, data, 2, { checkpoint, checkpointEvery: 2, stopAtUpdate: 5 }), null, 'crashed after update 5');
+  const saved = readSafetensorsMetadata(new Uint8Array(readFileSync(checkpoint)), checkpoint);
+  assert.is(saved.step, '4', 'the last checkpoint is update 4');
+  assert.ok(Number(saved.seconds) > 0, 'training seconds are saved');
+  const resumed = await runState(engine, data, 99, { checkpoint, resume: true });
+  for (const [name, values] of straight!) assert.ok(Buffer.from(values.buffer).equals(Buffer.from(resumed!.get(name)!.buffer)), `${name} bit-identical`);
+  console.log(`    ${straight!.size} tensors bit-identical after a crash at update 5 of 9 (checkpoint at 4)`);
 });
 
 test('bad input fails clearly: a dataset of another image size, an unknown --init or --data', async () => {
