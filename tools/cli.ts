@@ -13,6 +13,7 @@ const commands: Record<keyof typeof USAGE, () => Promise<Command>> = {
   sample: () => import('./commands/sample.ts'),
   'serve-demo': () => import('./commands/serve-demo.ts'),
   eval: () => import('./commands/eval.ts'),
+  card: () => import('./commands/card.ts'),
 };
 
 async function main(): Promise<number> {

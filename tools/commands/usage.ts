@@ -70,8 +70,12 @@ ${DEVICE}`,
     summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--json F] [--md F] [--grid F.png] | eval --merge A.json,B.json [--notes N.md] --md F',
     details: `${PURIFY}\n\n${DEVICE}`,
   },
+  card: {
+    summary: 'card WEIGHTS [--n 1000] [--restarts 5] [--eps 0.3] [--seed S] [--only 1,3] [--curve F.jsonl] [--json F] [--md F] [--resume]: a classifier\'s model card: clean accuracy on the test set, robust accuracy per image under PGD-40/100 (two step sizes) and APGD-CE/DLR',
+    details: DEVICE,
+  },
   train: {
-    summary: 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume]; classifier|guidance: [--shift PX] [--trades-beta B] [--eps E] [--pgd-steps K]; ddpm: [--init franfee-mnist|none] [--eval-n N]',
+    summary: 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume] [--checkpoint-every U]; classifier|guidance: [--shift PX] [--channels 16,32] [--hidden H] [--holdout N] [--curve-every U] [--curve-n N] [--trades-beta B] [--eps E] [--pgd-steps K] [--step-size A]; ddpm: [--init franfee-mnist|none] [--eval-n N]',
     details: DEVICE,
   },
 };

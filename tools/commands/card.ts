@@ -1,0 +1,153 @@
+// `purify card WEIGHTS`: a classifier's model card from measurements — clean accuracy on the whole
+// test set, then robust accuracy image by image under the attack suite of engine/eval/classifier-attacks.ts
+// with restarts. Progress is saved after every block of images, so `--resume` continues a killed
+// run; the JSON keeps every image's flags so any two rows can be paired later.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
+import { cardAttacks, cleanCorrect, robustToAttack, type AttackTarget } from '../../engine/eval/classifier-attacks.ts';
+import { readSafetensorsMetadata } from '../../engine/io/safetensors.ts';
+import { loadClassifier } from '../../engine/models/catalog.ts';
+import { formatTime } from '../progress.ts';
+import { deviceOptions, engineFrom } from './options.ts';
+import { positiveInteger } from './usage.ts';
+
+interface CardState {
+  weights: string;
+  sha256: string;
+  command: string;
+  eps: number;
+  n: number;
+  restarts: number;
+  seed: number;
+  testN: number;
+  cleanAccuracy: number;
+  /** Per attack name: per image of the first n test images, robust (null: not attacked yet). */
+  robust: Record<string, (boolean | null)[]>;
+  seconds: Record<string, number>;
+  adapter: string;
+}
+
+const BLOCK = 250;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...deviceOptions,
+      data: { type: 'string', default: 'mnist' },
+      n: { type: 'string', default: '1000' },
+      restarts: { type: 'string', default: '5' },
+      eps: { type: 'string', default: '0.3' },
+      seed: { type: 'string', default: '0' },
+      only: { type: 'string' },
+      curve: { type: 'string' },
+      json: { type: 'string' },
+      md: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+    },
+  });
+  const weights = positionals[0];
+  if (!weights || !existsSync(weights)) throw new Error(`usage: purify card WEIGHTS.safetensors [options]: ${weights ?? 'no weights file given'}${weights ? ' does not exist' : ''}`);
+  const json = values.json ?? weights.replace(/\.safetensors$/, '.card.json');
+  const md = values.md ?? weights.replace(/\.safetensors$/, '.md');
+  const partial = `${json}.partial`;
+  const eps = Number(values.eps);
+  if (!(eps > 0 && eps <= 1)) throw new Error(`--eps must be in (0, 1], not ${values.eps}`);
+  const attacks = cardAttacks(eps, positiveInteger('--restarts', values.restarts));
+  const only = values.only?.split(',').map(Number);
+  const chosen = only ? attacks.filter((_, i) => only.includes(i + 1)) : attacks;
+  const engine = await engineFrom(values);
+  const bytes = new Uint8Array(readFileSync(weights));
+  const classifier = await loadClassifier(engine, weights);
+  const test = loadDataset(values.data as DatasetName, 'test');
+  const n = Math.min(positiveInteger('--n', values.n), test.n);
+  const target: AttackTarget = { engine, classifier, images: test.images, labels: test.labels, eps, seed: Number(values.seed) };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+
+  let state: CardState;
+  if (values.resume && existsSync(partial)) {
+    state = JSON.parse(readFileSync(partial, 'utf8')) as CardState;
+    if (state.sha256 !== sha256 || state.n !== n || state.eps !== eps || state.seed !== target.seed || state.restarts !== attacks[0].restarts) {
+      throw new Error(`${partial} was written for other weights or settings; delete it or drop --resume`);
+    }
+    console.error(`resumed from ${partial}`);
+  } else {
+    const all = Array.from({ length: test.n }, (_, i) => i);
+    const clean = await cleanCorrect(target, all);
+    state = {
+      weights, sha256, command: `purify card ${argv.join(' ')}`, eps, n, restarts: attacks[0].restarts, seed: target.seed, testN: test.n,
+      cleanAccuracy: clean.filter(Boolean).length / test.n, robust: {}, seconds: {}, adapter: engine.describe(),
+    };
+    console.error(`clean accuracy: ${(100 * state.cleanAccuracy).toFixed(2)} % of ${test.n} test images`);
+  }
+  const save = () => {
+    writeFileSync(`${partial}.tmp`, JSON.stringify(state));
+    renameSync(`${partial}.tmp`, partial);
+  };
+  save();
+  const firstN = Array.from({ length: n }, (_, i) => i);
+  const clean = await cleanCorrect(target, firstN);
+  for (const attack of chosen) {
+    const flags = (state.robust[attack.name] ??= new Array(n).fill(null));
+    for (let start = 0; start < n; start += BLOCK) {
+      const block = firstN.slice(start, start + BLOCK);
+      if (block.every((i) => flags[i] !== null)) continue;
+      const began = performance.now();
+      const robust = await robustToAttack(target, block, block.map((i) => clean[i]), attack, (r, standing) => {
+        process.stderr.write(`\r${attack.name}: images ${start + 1}–${start + block.length} of ${n}, restart ${r + 1}/${attack.restarts}, ${standing} standing   `);
+      });
+      block.forEach((img, i) => (flags[img] = robust[i]));
+      state.seconds[attack.name] = (state.seconds[attack.name] ?? 0) + (performance.now() - began) / 1000;
+      save();
+    }
+    const acc = flags.filter(Boolean).length / n;
+    console.error(`\n${attack.name}: ${(100 * acc).toFixed(2)} % robust of ${n} (${formatTime(state.seconds[attack.name])})`);
+  }
+  writeFileSync(json, `${JSON.stringify({ ...state, perImage: firstN.map((i) => ({ index: i, label: test.labels[i], clean: clean[i], ...Object.fromEntries(Object.entries(state.robust).map(([k, v]) => [k, v[i]])) })) }, null, 1)}\n`);
+  writeFileSync(md, card(state, readSafetensorsMetadata(bytes, weights), clean, values.curve));
+  console.log(`wrote ${md} and ${json}`);
+  engine.destroy();
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+
+function curveTable(path: string | undefined): string {
+  if (!path || !existsSync(path)) return '';
+  const points = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { update: number; seconds: number; cleanAccuracy: number; pgd20Accuracy: number; heldOut: number; robustN: number });
+  if (!points.length) return '';
+  const rows = points.map((p) => `| ${p.update} | ${formatTime(p.seconds)} | ${pct(p.cleanAccuracy)} | ${pct(p.pgd20Accuracy)} |`).join('\n');
+  return `\n## Validation curve (held-out training images, never trained on)\n\nClean accuracy on ${points[0].heldOut} held-out images; PGD-20 (α = 2.5ε/20, random start) on the first ${points[0].robustN} of them.\n\n| update | training time | clean | PGD-20 |\n|---|---|---|---|\n${rows}\n`;
+}
+
+function card(s: CardState, meta: Record<string, string>, clean: boolean[], curvePath: string | undefined): string {
+  const names = Object.keys(s.robust).filter((k) => s.robust[k].every((v) => v !== null));
+  const worst = clean.map((c, i) => c && names.every((k) => s.robust[k][i]));
+  const rows = names.map((k) => `| ${k} | ${s.restarts} | ${pct(s.robust[k].filter(Boolean).length / s.n)} | ${formatTime(s.seconds[k])} |`).join('\n');
+  const missing = Object.keys(s.robust).filter((k) => !names.includes(k));
+  return `# ${meta.model ?? s.weights}
+
+Trained by purify-gpu's own engine (\`purify train ${meta.training?.includes('trades') ? 'guidance' : 'classifier'}\`). License: MIT, like the project.
+
+- Architecture (engine/models/small-cnn.ts): \`${meta.architecture ?? '?'}\`
+- Training: \`${meta.training ?? '?'}\`
+- Training time: ${meta.trained_seconds ? formatTime(Number(meta.trained_seconds)) : '?'} of training steps on ${meta.adapter ?? '?'}
+- sha256 of the weights: \`${s.sha256}\`
+${curveTable(curvePath)}
+## Measured robustness (L∞ ε = ${s.eps})
+
+Clean accuracy: **${pct(s.cleanAccuracy)}** of all ${s.testN} test images. Robust accuracy on the first ${s.n} test images: an
+image counts when it is classified correctly clean and no restart fools it (random start; restarts r = 0…${s.restarts - 1}
+draw from seed ${s.seed} + r). ${s.adapter}, ${cpus().length} CPU cores.
+
+| attack | restarts | robust accuracy | attack time |
+|---|---|---|---|
+${rows}
+| worst case over the rows above | | **${pct(worst.filter(Boolean).length / s.n)}** | |
+${missing.length ? `\nNot finished: ${missing.join(', ')} (resume with \`--resume\`).\n` : ''}
+Command: \`${s.command}\`. Per-image flags: the card's JSON.
+`;
+}
