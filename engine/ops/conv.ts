@@ -10,7 +10,7 @@ import { empty, flatGrid } from './common.ts';
 import type { ConvTile, Tuning } from './tuning.ts';
 import type { Activation } from './matmul.ts';
 import { sum } from './reduce.ts';
-import { relu, silu } from './unary.ts';
+import { silu, unaryBackward } from './unary.ts';
 import { add } from './binary.ts';
 
 export type ConvPass = 'forward' | 'transposed' | 'weightGrad';
@@ -249,7 +249,7 @@ export interface Conv2dOptions {
 
 /**
  * PyTorch Conv2d: x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout] → [N, Cout, OH, OW],
- * then + residual and the activation, fused into the kernel's epilogue when nothing records gradients.
+ * then + residual and the activation, fused into the kernel's epilogue (SiLU only when nothing records gradients).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOptions = {}): Tensor {
   const { stride = 1, padding = 0, activation = 'none', residual } = opts;
@@ -268,19 +268,23 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   }
 
   const differentiating = !!x.engine.tape && [x, weight, bias, residual].some((t) => t?.requiresGrad);
-  if ((activation !== 'none' || residual) && differentiating) {
-    // The activation's derivative needs the pre-activation, so keep the epilogue unfused when recording.
+  if (activation === 'silu' && differentiating) {
+    // SiLU's derivative needs the pre-activation, so its epilogue stays unfused when recording.
     const conv = conv2d(x, weight, bias, { stride, padding });
-    const pre = residual ? add(conv, residual) : conv;
-    return activation === 'relu' ? relu(pre) : activation === 'silu' ? silu(pre) : pre;
+    return silu(residual ? add(conv, residual) : conv);
   }
   const out = forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
-  if (residual || activation !== 'none') return out;
-  return record('conv2d', bias ? [x, weight, bias] : [x, weight], out, (g) => [
-    x.requiresGrad ? transposedRaw(g, weight, undefined, at, H, W) : null,
-    weight.requiresGrad ? weightGradRaw(g, x, at, KH, KW) : null,
-    ...(bias ? [biasGrad(g, bias)] : []),
-  ]);
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  return record('conv2d', inputs, out, (gOut) => {
+    // ReLU's derivative is readable from its output (out > 0 exactly where the pre-activation is), so it fuses too.
+    const g = activation === 'relu' ? unaryBackward('RELU', out, gOut) : gOut;
+    return [
+      x.requiresGrad ? transposedRaw(g, weight, undefined, at, H, W) : null,
+      weight.requiresGrad ? weightGradRaw(g, x, at, KH, KW) : null,
+      ...(bias ? [biasGrad(g, bias)] : []),
+      ...(residual ? [g] : []),
+    ];
+  });
 }
 
 export interface ConvTranspose2dOptions {

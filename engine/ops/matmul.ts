@@ -5,7 +5,7 @@ import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty } from './common.ts';
 import { sumTo } from './reduce.ts';
-import { relu, silu } from './unary.ts';
+import { silu, unaryBackward } from './unary.ts';
 import type { RegisterTile, Tuning } from './tuning.ts';
 
 export type Activation = 'none' | 'relu' | 'silu';
@@ -56,15 +56,16 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias:
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, bias, activation = 'none' } = opts;
   const differentiating = !!a.engine.tape && [a, b, bias].some((t) => t?.requiresGrad);
-  if (activation !== 'none') {
+  if (activation === 'silu') {
     if (!differentiating) return matmulRaw(a, b, transA, transB, bias, activation);
-    // The activation's derivative needs the pre-activation, so keep it unfused when recording.
-    const pre = matmul(a, b, { transA, transB, bias });
-    return activation === 'relu' ? relu(pre) : silu(pre);
+    // SiLU's derivative needs the pre-activation, so it stays unfused when recording.
+    return silu(matmul(a, b, { transA, transB, bias }));
   }
-  const out = matmulRaw(a, b, transA, transB, bias, 'none');
+  const out = matmulRaw(a, b, transA, transB, bias, activation);
   const inputs = bias ? [a, b, bias] : [a, b];
-  return record('matmul', inputs, out, (g) => {
+  return record('matmul', inputs, out, (gOut) => {
+    // ReLU's derivative is readable from its output (out > 0 exactly where the pre-activation is).
+    const g = activation === 'relu' ? unaryBackward('RELU', out, gOut) : gOut;
     // C = op(A)·op(B):  dA = g·op(B)ᵀ (transposed back if A was), dB = op(A)ᵀ·g (likewise).
     const ga = a.requiresGrad ? (transA ? matmulRaw(b, g, transB, true, undefined, 'none') : matmulRaw(g, b, false, !transB, undefined, 'none')) : null;
     const gb = b.requiresGrad ? (transB ? matmulRaw(g, a, true, transA, undefined, 'none') : matmulRaw(a, g, !transA, false, undefined, 'none')) : null;
