@@ -71,7 +71,7 @@ async function benchmark(): Promise<void> {
   const { conv } = engine.tuning;
   const rows: [string, ConvTile, () => Tensor][] = [
     ['forward', conv.forward(C, W), () => conv2d(x, w, undefined, { padding: 1 })],
-    ['input grad', conv.transposed, () => convTranspose2d(g, w, undefined, { padding: 1 })],
+    ['input grad', conv.transposed(C, W), () => convTranspose2d(g, w, undefined, { padding: 1 })],
     ['weight grad', conv.weightGrad, () => conv2dWeightGrad(x, w.shape, g, { padding: 1 })],
   ];
   console.log('op           shape                    tile       ms   GFLOP/s');

@@ -3,7 +3,9 @@
 // WEIGHT_GRAD. Each op's backward reuses the other's forward pass. Every pass reads a zero-padded
 // copy of its input and the weight repacked as vec4s over output channels, both made per call
 // (two small dispatches) so the passes' inner loops run without bounds checks.
-import { record } from '../autograd.ts';
+// The three passes are recorded ops whose gradients are each other (all bilinear), so a tape can
+// differentiate a gradient through a convolution again.
+import { recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
@@ -155,7 +157,8 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const [N, Cin] = x.shape;
   const [, Cout, KH, KW] = w.shape;
   const S = at.stride;
-  const tile = x.engine.tuning.conv.transposed;
+  const { conv } = x.engine.tuning;
+  const tile = KH === 3 && KW === 3 && S === 1 ? conv.transposed(Cout, OW) : conv.transposedTiles[0];
   const P = 4 * tile.vec4Pixels;
   const [tapRows, tapCols] = [ceilDiv(KH, S), ceilDiv(KW, S)];
   const tileRows = ceilDiv(OH, S);
@@ -226,6 +229,34 @@ export function conv2dWeightGrad(x: Tensor, weightShape: readonly number[], grad
   return weightGradRaw(gradOut, x, { stride, padTop: padding, padLeft: padding }, KH, KW);
 }
 
+/** conv(x, w) with no epilogue, recorded: the convolution the other passes' gradients need. */
+function forwardOp(x: Tensor, w: Tensor, at: Placement, OH: number, OW: number): Tensor {
+  const out = forwardRaw(x, w, undefined, at, OH, OW, 'none');
+  return recordDifferentiable('conv2d', [x, w], out, (g) => [
+    x.requiresGrad ? transposedOp(g, w, undefined, at, x.shape[2], x.shape[3]) : null,
+    w.requiresGrad ? weightGradOp(g, x, at, w.shape[2], w.shape[3]) : null,
+  ]);
+}
+
+/** The transposed pass, recorded: its adjoint in x is the forward pass, in w the weight gradient with x and g swapped. */
+function transposedOp(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number): Tensor {
+  const out = transposedRaw(x, w, bias, at, OH, OW);
+  return recordDifferentiable('conv_transpose2d', bias ? [x, w, bias] : [x, w], out, (g) => [
+    x.requiresGrad ? forwardOp(g, w, at, x.shape[2], x.shape[3]) : null,
+    w.requiresGrad ? weightGradOp(x, g, at, w.shape[2], w.shape[3]) : null,
+    ...(bias ? [biasGrad(g, bias)] : []),
+  ]);
+}
+
+/** The weight gradient of conv(x, ·) at output gradient g, recorded: ⟨gw, dw⟩ = ⟨g, conv(x, gw)⟩ = ⟨transposed(g, gw), x⟩. */
+function weightGradOp(g: Tensor, x: Tensor, at: Placement, KH: number, KW: number): Tensor {
+  const dw = weightGradRaw(g, x, at, KH, KW);
+  return recordDifferentiable('conv2d_weight_grad', [g, x], dw, (gw) => [
+    g.requiresGrad ? forwardOp(x, gw, at, g.shape[2], g.shape[3]) : null,
+    x.requiresGrad ? transposedOp(g, gw, undefined, at, x.shape[2], x.shape[3]) : null,
+  ]);
+}
+
 const biasGrad = (g: Tensor, bias: Tensor) => (bias.requiresGrad ? sum(g, [0, 2, 3]) : null);
 
 function checkOperands(op: string, x: Tensor, w: Tensor, inChannelsAxis: number, outChannelsAxis: number, bias: Tensor | undefined): void {
@@ -275,12 +306,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   }
   const out = forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
   const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
-  return record('conv2d', inputs, out, (gOut) => {
+  return recordDifferentiable('conv2d', inputs, out, (gOut) => {
     // ReLU's derivative is readable from its output (out > 0 exactly where the pre-activation is), so it fuses too.
     const g = activation === 'relu' ? unaryBackward('RELU', out, gOut) : gOut;
     return [
-      x.requiresGrad ? transposedRaw(g, weight, undefined, at, H, W) : null,
-      weight.requiresGrad ? weightGradRaw(g, x, at, KH, KW) : null,
+      x.requiresGrad ? transposedOp(g, weight, undefined, at, H, W) : null,
+      weight.requiresGrad ? weightGradOp(g, x, at, KH, KW) : null,
       ...(bias ? [biasGrad(g, bias)] : []),
       ...(residual ? [g] : []),
     ];
@@ -311,14 +342,9 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: 
   const OW = (W - 1) * stride - 2 * padding + KW + outputPadding;
   if (OH < 1 || OW < 1) throw new RangeError(`convTranspose2d: output would be ${OH}×${OW}`);
   const at: Placement = { stride, padTop: padding, padLeft: padding };
-  const out = transposedRaw(x, weight, bias, at, OH, OW);
   // The transposed conv's adjoint is the conv with the same weight read as [Cout=Cin, Cin=Cout, ..];
   // its weight gradient is conv2d's with the roles of input and output swapped.
-  return record('conv_transpose2d', bias ? [x, weight, bias] : [x, weight], out, (g) => [
-    x.requiresGrad ? forwardRaw(g, weight, undefined, at, H, W, 'none') : null,
-    weight.requiresGrad ? weightGradRaw(x, g, at, KH, KW) : null,
-    ...(bias ? [biasGrad(g, bias)] : []),
-  ]);
+  return transposedOp(x, weight, bias, at, OH, OW);
 }
 
 /** Residual blocks add their skip (with a bias) after a 3×3 or 1×1 conv; other residual convs compile on first use. */
@@ -337,7 +363,9 @@ export const convKernels = (tuning: Tuning): KernelSpec[] => [
     ...(k === 3 && stride === 1 ? tuning.conv.forwardTiles : tuning.conv.forwardTiles.slice(0, 1)).flatMap((tile) =>
       forwardEpilogues(k, stride).map((epilogue) => convKernel(tuning, tile, 'forward', k, k, stride, epilogue)),
     ),
-    ...[false, true].map((bias) => convKernel(tuning, tuning.conv.transposed, 'transposed', k, k, stride, { bias })),
+    ...(k === 3 && stride === 1 ? tuning.conv.transposedTiles : tuning.conv.transposedTiles.slice(0, 1)).flatMap((tile) =>
+      [false, true].map((bias) => convKernel(tuning, tile, 'transposed', k, k, stride, { bias })),
+    ),
     convKernel(tuning, tuning.conv.weightGrad, 'weightGrad', k, k, stride),
   ]),
 ];
