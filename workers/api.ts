@@ -31,8 +31,13 @@ export interface ImageBatch {
   shape: Shape4;
 }
 
-/** Anything left out is filled from engine/purify/defaults.ts, as in the library and the CLI. */
+/** Anything left out is filled from engine/purify/defaults.ts, as in the library and the CLI; without a seed, a fresh one. */
 export type PurifyRequest = PurifySettings;
+
+/** Purified images and the noise seed they were purified with (the request's, or the one drawn for it). */
+export interface PurifiedBatch extends ImageBatch {
+  seed: number;
+}
 export type AttackRequest = Omit<PgdOptions, 'onStep' | 'signal'>;
 
 export interface StepProgress {
@@ -61,7 +66,7 @@ export interface WorkerStats {
 /** Requests run one at a time in the order they arrive; `jobId` names one for cancel(). */
 export interface PurifierApi {
   init(config: PurifierConfig): Promise<WorkerInfo>;
-  purify(batch: ImageBatch, options: PurifyRequest, onProgress?: ProgressCallback, jobId?: string): Promise<ImageBatch>;
+  purify(batch: ImageBatch, options: PurifyRequest, onProgress?: ProgressCallback, jobId?: string): Promise<PurifiedBatch>;
   /** Predicted labels from the classifier under attack. */
   classify(batch: ImageBatch): Promise<number[]>;
   /** PGD on the classifier under attack, ascending the cross-entropy of `labels`. */

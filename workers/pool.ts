@@ -10,6 +10,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { PurifyRequest, Shape4, StepProgress } from './api.ts';
 import { FAULT, INJECTED_CRASH_EXIT_CODE, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
 import { workerModule } from './ts-worker.ts';
+import { randomSeed } from '../engine/purify/random-seed.ts';
 
 type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
 
@@ -53,6 +54,7 @@ export interface PurifierPool {
   readonly threads: number;
   /** Resolves once every thread has its device, weights and warm pipelines. */
   ready(): Promise<PoolWorkerStats[]>;
+  /** Without options.seed the chunks share a fresh random seed; pass one to record or replay the noise. */
   purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run?: PoolRunOptions): Promise<Float32Array>;
   /** The latest statistics each live thread reported (with every finished task). */
   workerStats(): PoolWorkerStats[];
@@ -176,6 +178,9 @@ class Pool implements PurifierPool {
     cancels.forEach((flag) => this.active.add(flag));
     const steps = new Array<number>(chunks.length).fill(0);
     const base = options.firstIndex ?? 0;
+    // One seed for every chunk, drawn here when the caller gave none: chunks must share the noise
+    // stream of a single-device run, not draw one each.
+    const seeded = { ...options, seed: options.seed ?? randomSeed() };
     const offset = this.rotation++;
     const out = new Float32Array(images.length);
     const work = Promise.all(
@@ -187,7 +192,7 @@ class Pool implements PurifierPool {
           run.onProgress?.({ done, total: p.steps * chunks.length, chunk: { index: chunk.index, firstIndex: base + chunk.start, count: chunk.count, attempt, step: p.step, steps: p.steps } });
         };
         const data = images.subarray(chunk.start * per, (chunk.start + chunk.count) * per);
-        const request = { ...options, firstIndex: base + chunk.start };
+        const request = { ...seeded, firstIndex: base + chunk.start };
         const result = await this.runChunk(chunk, data, [chunk.count, c, h, w], request, cancels[chunk.index], offset, onStep);
         out.set(result, chunk.start * per);
       }),

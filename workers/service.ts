@@ -12,7 +12,7 @@ import { resolvePurifyOptions } from '../engine/purify/defaults.ts';
 import { purify } from '../engine/purify/purifier.ts';
 import { DeviceLostError, Engine } from '../engine/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import type { AttackRequest, ImageBatch, ModelSource, ProgressCallback, PurifierApi, PurifierConfig, PurifyRequest, WorkerInfo, WorkerStats } from './api.ts';
+import type { AttackRequest, ImageBatch, ModelSource, ProgressCallback, PurifiedBatch, PurifierApi, PurifierConfig, PurifyRequest, WorkerInfo, WorkerStats } from './api.ts';
 
 /** How a Node worker finds models by name (engine/models/catalog.ts); browsers send bytes instead. */
 export interface NamedModels {
@@ -84,13 +84,13 @@ export class PurifierService implements PurifierApi {
     };
   }
 
-  purify(batch: ImageBatch, options: PurifyRequest, onProgress?: ProgressCallback, jobId?: string): Promise<ImageBatch> {
+  purify(batch: ImageBatch, options: PurifyRequest, onProgress?: ProgressCallback, jobId?: string): Promise<PurifiedBatch> {
     return this.run(jobId, async (signal) => {
       const { engine, denoiser, guidance } = this.models();
       const onStep = this.stepCounter(onProgress);
       const resolved = resolvePurifyOptions(options);
       const data = await this.withInput(batch, (x) => engine.scopeAsync(async () => (await purify(denoiser, x, { ...resolved, signal, onStep }, guidance)).read()));
-      return transfer({ data, shape: batch.shape }, [data.buffer]);
+      return transfer({ data, shape: batch.shape, seed: resolved.seed }, [data.buffer]);
     });
   }
 

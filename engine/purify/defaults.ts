@@ -2,7 +2,10 @@
 // all resolve a partial request through resolvePurifyOptions(), so the same method means the same
 // chain everywhere. The values were chosen by measurement (README, "Choosing the defaults";
 // reports/agdm-scale-sweep.md): agdm t* = 70 with s = 300, diffpure and gdmp t* = 100, gdmp s = 2.
+// There is no default seed: a call without one draws a fresh random seed (random-seed.ts), which
+// the resolved options, and so every result, record.
 import type { Method, PurifyOptions } from './purifier.ts';
+import { randomSeed } from './random-seed.ts';
 
 export const METHODS = ['agdm', 'diffpure', 'gdmp'] as const satisfies readonly Method[];
 
@@ -15,7 +18,6 @@ export interface MethodDefaults {
 
 export const PURIFY_DEFAULTS = {
   method: 'agdm',
-  seed: 0,
   scaleSchedule: 'constant',
   methods: {
     agdm: { tStar: 70, scale: 300 },
@@ -28,7 +30,6 @@ export const PURIFY_DEFAULTS = {
   weightFiles: { denoiser: 'franfee-ddpm-mnist.safetensors', classifier: 'mnist-cnn.safetensors', guidance: 'mnist-guidance.safetensors' },
 } as const satisfies {
   method: Method;
-  seed: number;
   scaleSchedule: PurifyOptions['scaleSchedule'];
   methods: Record<Method, MethodDefaults>;
   models: Record<ModelRole, string>;
@@ -48,7 +49,7 @@ function checkInteger(name: string, value: number | undefined, min: number): voi
   if (value !== undefined && !(Number.isInteger(value) && value >= min)) throw new InvalidOptionError(`${name} must be an integer ≥ ${min}, got ${value}`);
 }
 
-/** Fills every option the caller left out from PURIFY_DEFAULTS and rejects impossible values. */
+/** Fills every option the caller left out from PURIFY_DEFAULTS (the seed: a fresh one) and rejects impossible values. */
 export function resolvePurifyOptions(settings: PurifySettings = {}): Omit<PurifyOptions, 'onStep' | 'signal'> {
   const method = settings.method ?? PURIFY_DEFAULTS.method;
   if (!isMethod(method)) throw new InvalidOptionError(`unknown method "${method}" (${METHODS.join(', ')})`);
@@ -58,7 +59,7 @@ export function resolvePurifyOptions(settings: PurifySettings = {}): Omit<Purify
     method,
     tStar: settings.tStar ?? base.tStar,
     scale: settings.scale ?? base.scale,
-    seed: settings.seed ?? PURIFY_DEFAULTS.seed,
+    seed: settings.seed ?? randomSeed(),
     scaleSchedule: settings.scaleSchedule ?? PURIFY_DEFAULTS.scaleSchedule,
   };
   checkInteger('tStar', resolved.tStar, 1);

@@ -44,7 +44,7 @@ export interface PurifyResult {
   shape: ImageBatch['shape'];
   /** The classifier's labels for the purified images (null without a classifier). */
   labels: number[] | null;
-  /** The options the chain ran with, defaults filled in. */
+  /** The options the chain ran with, defaults filled in, and the seed drawn when none was given. */
   options: Omit<PurifyOptions, 'onStep' | 'signal'>;
 }
 
@@ -54,7 +54,8 @@ export interface SessionOptions extends PurifySettings, InputOptions {
 }
 
 export class Purifier {
-  readonly defaults: Omit<PurifyOptions, 'onStep' | 'signal'>;
+  /** The session's options, defaults filled in; the seed only where the session was given one. */
+  readonly defaults: Omit<PurifyOptions, 'onStep' | 'signal' | 'seed'> & { seed?: number };
   private readonly batch: number;
 
   constructor(readonly engine: Engine, readonly models: PurifierModels, private readonly settings: SessionOptions = {}) {
@@ -62,7 +63,9 @@ export class Purifier {
     const { batch = 64, fit: _fit, maxPixels: _max, ...purifySettings } = settings;
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     this.batch = batch;
-    this.defaults = resolvePurifyOptions(purifySettings);
+    // Resolving fills a seed; a session without one must draw a fresh seed per call, not per session.
+    const { seed, ...resolved } = resolvePurifyOptions(purifySettings);
+    this.defaults = purifySettings.seed === undefined ? resolved : { ...resolved, seed };
     this.guidanceFor(this.defaults);
   }
 

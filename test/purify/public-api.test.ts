@@ -13,7 +13,12 @@ const SHAPE = [1, 28, 28] as const;
 const sample = readFileSync(new URL('../../web/samples/mnist_00_7.png', import.meta.url));
 
 test('defaults: agdm without a scale is guided with the measured s, every method has its t*', () => {
-  assert.equal(resolvePurifyOptions(), { method: 'agdm', tStar: 70, scale: 300, seed: 0, scaleSchedule: 'constant' });
+  const { seed, ...resolved } = resolvePurifyOptions();
+  assert.equal(resolved, { method: 'agdm', tStar: 70, scale: 300, scaleSchedule: 'constant' });
+  // No default seed: each resolution draws a fresh 53-bit one (two equal draws: chance 2^-53).
+  assert.ok(Number.isSafeInteger(seed) && seed >= 0, `seed ${seed}`);
+  assert.is.not(resolvePurifyOptions().seed, seed);
+  assert.is(resolvePurifyOptions({ seed: 0 }).seed, 0);
   assert.is(resolvePurifyOptions({ method: 'diffpure' }).tStar, 100);
   assert.is(resolvePurifyOptions({ method: 'gdmp' }).scale, 2);
   // chainPlan() is what purify() runs: a partial request must not fall back to an unguided chain.
@@ -83,6 +88,20 @@ test('createPurifier: labels the purified sample, same bytes for any GPU batch s
   await purifier.purify(sample, { tStar: -1 }).then(() => assert.unreachable('t* -1'), (e: Error) => assert.instance(e, InvalidOptionError));
   assert.is(decodePng(purifier.png(one, 2)).width, 28);
   purifier.close();
+});
+
+test('createPurifier: a fresh noise seed per call unless one is given; the result records the seed it used', async () => {
+  const fresh = await createPurifier({ method: 'diffpure', tStar: 3, classifier: false, guidance: false });
+  const [a, b] = [await fresh.purify(sample), await fresh.purify(sample)];
+  assert.is.not(a.options.seed, b.options.seed, 'two calls of one session drew the same seed');
+  assert.ok(a.images.some((v, i) => v !== b.images[i]), 'two calls without a seed gave the same noise');
+  assert.equal((await fresh.purify(sample, { seed: a.options.seed })).images, a.images, 'the recorded seed replays the call');
+  fresh.close();
+  const fixed = await createPurifier({ method: 'diffpure', tStar: 3, seed: 11, classifier: false, guidance: false });
+  const [c, d] = [await fixed.purify(sample), await fixed.purify(sample)];
+  assert.is(c.options.seed, 11);
+  assert.equal(c.images, d.images, 'a session seed fixes every call');
+  fixed.close();
 });
 
 test('createPurifier: a CIFAR classifier or c_φ does not fit the MNIST denoiser', async () => {

@@ -33,6 +33,7 @@ test('purify over Comlink: the input is transferred, progress streams per step, 
   assert.is(batch.data.byteLength, 0, 'the input buffer was transferred');
   assert.equal(events.map((e) => e.step), [1, 2, 3, 4]);
   assert.equal(purified.shape, shape);
+  assert.is(purified.seed, seed, 'the result records its seed');
   assertSame('3 images through the Comlink worker', purified.data, expected);
 });
 

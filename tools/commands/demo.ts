@@ -41,6 +41,9 @@ export async function run(argv: string[]): Promise<void> {
   if (!(eps >= 0 && eps <= 1)) throw new UsageError(`--eps must be a number in [0, 1], got "${values.eps}"`);
   const methods = values.methods.split(',') as Method[];
   methods.forEach((m) => purifyOptionsFrom(values, m));
+  // One seed for the attack and every purifier: fresh unless --seed is given, printed so a run can be replayed.
+  const seed = purifyOptionsFrom(values, methods[0]).seed;
+  const seeded = { ...values, seed: String(seed) };
   const data = loadDataset('mnist', 'test', { limit: n });
   if (data.n < n) throw new UsageError(`--n ${n}: only ${data.n} MNIST test images in ${dataRoot()}; set PURIFY_DATA to a folder with the full mnist/ files`);
   const engine = await engineFrom(values);
@@ -61,7 +64,7 @@ export async function run(argv: string[]): Promise<void> {
   const clean = argmaxRows(await engine.scopeAsync(() => classifier.logits(x).read()), classifier.classes);
   const attackBar = new ProgressBar(`PGD-${attackSteps} on ${classifier.name} (L∞ ε=${eps})`, attackSteps);
   const y = engine.keep(labelTensor(engine, labels, classifier.classes));
-  const adv = await pgd(x, lossGradient(classifier, y), { norm: 'linf', eps, steps: attackSteps, stepSize: 0.01, randomStart: true, seed: Number(values.seed), onStep: (d) => attackBar.update(d) });
+  const adv = await pgd(x, lossGradient(classifier, y), { norm: 'linf', eps, steps: attackSteps, stepSize: 0.01, randomStart: true, seed, onStep: (d) => attackBar.update(d) });
   const attacked = argmaxRows(await engine.scopeAsync(() => classifier.logits(adv).read()), classifier.classes);
   const advPixels = await adv.read();
 
@@ -72,7 +75,7 @@ export async function run(argv: string[]): Promise<void> {
     gridRow('pgd', advPixels, attacked),
   ];
   for (const method of methods) {
-    const opts = purifyOptionsFrom(values, method);
+    const opts = purifyOptionsFrom(seeded, method);
     const steps = opts.steps ?? opts.tStar;
     const results: Record<string, number[]> = {};
     let seconds = 0;
@@ -88,7 +91,7 @@ export async function run(argv: string[]): Promise<void> {
     rows.push({ method, clean: correct(results.clean), attacked: correct(results.attacked), msPerImage: (1000 * seconds) / (2 * n), options: opts, predictions: results });
     grid.push(gridRow(method, purifiedAdv, results.attacked));
   }
-  console.log(`\n${n} MNIST test images, ${classifier.name} attacked by PGD-${attackSteps} (L∞ ε=${eps}) on the bare classifier, on ${engine.gpu.adapterName}\n`);
+  console.log(`\n${n} MNIST test images, ${classifier.name} attacked by PGD-${attackSteps} (L∞ ε=${eps}) on the bare classifier, on ${engine.gpu.adapterName}, seed ${seed}\n`);
   console.log('| defence | clean accuracy | attacked accuracy | time / image |\n|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.method} | ${(100 * (r.clean as number)).toFixed(1)} % | ${(100 * (r.attacked as number)).toFixed(1)} % | ${(r.msPerImage as number) ? `${(r.msPerImage as number).toFixed(0)} ms` : '-'} |`);
   mkdirSync(dirname(values.grid), { recursive: true });
@@ -101,7 +104,7 @@ export async function run(argv: string[]): Promise<void> {
       guidance: guide ? `${guide.name} (${await fingerprint(guide.params)})` : null,
     };
     const command = `purify demo ${argv.join(' ')}`;
-    writeFileSync(values.json, JSON.stringify({ command, date: new Date().toISOString().slice(0, 10), n, eps, attackSteps, adapter: engine.gpu.adapterName, models, labels, rows }) + '\n');
+    writeFileSync(values.json, JSON.stringify({ command, date: new Date().toISOString().slice(0, 10), n, eps, attackSteps, seed, adapter: engine.gpu.adapterName, models, labels, rows }) + '\n');
     console.log(`results written to ${values.json}`);
   }
   engine.destroy();

@@ -10,7 +10,7 @@ export const purifyFlags = {
   steps: { type: 'string' },
   scale: { type: 'string' },
   'scale-schedule': { type: 'string', default: PURIFY_DEFAULTS.scaleSchedule },
-  seed: { type: 'string', default: String(PURIFY_DEFAULTS.seed) },
+  seed: { type: 'string' },
   repeats: { type: 'string', default: '1' },
   'class-weight': { type: 'string' },
   'latent-weight': { type: 'string' },
@@ -27,7 +27,7 @@ export const PURIFY_FLAGS_HELP = `purification options (defaults: engine/purify/
   --tstar N                     diffusion depth; default ${Object.entries(PURIFY_DEFAULTS.methods).map(([m, d]) => `${m} ${d.tStar}`).join(', ')}
   --scale S                     guidance scale; default ${Object.entries(PURIFY_DEFAULTS.methods).map(([m, d]) => `${m} ${d.scale}`).join(', ')}
   --steps N                     reverse steps (fewer than t* runs DDIM); default t*
-  --scale-schedule constant|snr --seed N (default 0) --repeats N (majority vote)
+  --scale-schedule constant|snr --seed N (default: a fresh random seed, recorded) --repeats N (majority vote)
   --gdmp-distance mse|ssim      --class-weight W --latent-weight W --latent logits|features --guide-input xt|x0hat
   --denoiser NAME|FILE          default ${PURIFY_DEFAULTS.models.denoiser}; --guidance NAME|FILE default ${PURIFY_DEFAULTS.models.guidance}`;
 

@@ -80,6 +80,6 @@ export async function run(argv: string[]): Promise<void> {
     const images = files.map((f, i) => ({ input: f.path, output: join(values.out!, f.output), before: before?.[i] ?? null, after: purified.labels?.[i] ?? null }));
     writeFileSync(values.json, JSON.stringify({ command: `purify run ${argv.join(' ')}`, adapter: engine.gpu.adapterName, classifier: models.classifier?.name ?? null, options: { ...options, ...(opts.method === 'agdm' && { agdm }) }, seconds, images }, null, 2) + '\n');
   }
-  console.log(`purified ${n} images in ${seconds.toFixed(1)} s (${((1000 * seconds) / n).toFixed(0)} ms/image); wrote ${n} images under ${values.out}/ and grid.png${values.json ? `, ${values.json}` : ''}`);
+  console.log(`purified ${n} images (seed ${opts.seed}) in ${seconds.toFixed(1)} s (${((1000 * seconds) / n).toFixed(0)} ms/image); wrote ${n} images under ${values.out}/ and grid.png${values.json ? `, ${values.json}` : ''}`);
   engine.destroy();
 }

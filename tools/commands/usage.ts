@@ -16,7 +16,7 @@ const PURIFY = `purification options (defaults from engine/purify/defaults.ts, t
   --scale S                     guidance scale s; default ${perMethod('scale')}
   --steps N                     reverse steps (fewer than t* runs a DDIM subset); default t*
   --scale-schedule constant|snr default ${PURIFY_DEFAULTS.scaleSchedule}
-  --seed N                      noise seed; default ${PURIFY_DEFAULTS.seed}
+  --seed N                      noise seed; default: a fresh random seed per run (printed and recorded)
   --repeats N                   purify N times, majority vote (demo, eval)
   --gdmp-distance mse|ssim      gdmp's distance; default mse
   --class-weight W --latent-weight W --latent logits|features --guide-input xt|x0hat   agdm's terms
