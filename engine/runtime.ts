@@ -7,6 +7,7 @@ import { shaderSource, preprocess, type Defines } from './shader-source.ts';
 import { Tensor } from './tensor.ts';
 import type { Tape } from './autograd.ts';
 import { chooseTuning, type Tuning } from './ops/tuning.ts';
+import { checkDispatch, parseKernelInterface, type KernelInterface, type ScalarType } from './kernel-interface.ts';
 
 /** What identifies one compiled pipeline: the shader file, its entry point and the defines that change its code. */
 export interface KernelSpec {
@@ -33,27 +34,33 @@ export function kernelKey(k: KernelSpec): string {
 export class Uniforms {
   private view = new DataView(new ArrayBuffer(UNIFORM_ALIGN));
   private offset = 0;
+  /** The field types in packing order, checked against the kernel's WGSL struct (kernel-interface.ts). */
+  readonly types: ScalarType[] = [];
   u32(...values: number[]): this {
     for (const v of values) {
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`uniform u32 out of range: ${v}`);
       this.view.setUint32(this.offset, v, true);
-      this.offset += 4;
+      this.advance('u32');
     }
     return this;
   }
   i32(...values: number[]): this {
     for (const v of values) {
       this.view.setInt32(this.offset, v, true);
-      this.offset += 4;
+      this.advance('i32');
     }
     return this;
   }
   f32(...values: number[]): this {
     for (const v of values) {
       this.view.setFloat32(this.offset, v, true);
-      this.offset += 4;
+      this.advance('f32');
     }
     return this;
+  }
+  private advance(type: ScalarType): void {
+    this.offset += 4;
+    this.types.push(type);
   }
   bytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, 0, Math.max(16, Math.ceil(this.offset / 16) * 16));
@@ -77,6 +84,9 @@ export class Engine {
   readonly pool: BufferPool;
   private pipelines = new Map<string, GPUComputePipeline>();
   private compiling = new Map<string, Promise<GPUComputePipeline>>();
+  private interfaces = new Map<string, KernelInterface>();
+  /** Pipeline keys with the binding count and uniform types their dispatches were checked with. */
+  private checkedDispatches = new Set<string>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uniformBuffer: GPUBuffer;
@@ -112,6 +122,7 @@ export class Engine {
 
   private describePipeline(k: KernelSpec, key: string): GPUComputePipelineDescriptor {
     const code = preprocess(shaderSource(k.shader), k.defines ?? {}, k.shader);
+    this.interfaces.set(key, parseKernelInterface(code, `${k.op} (${key})`));
     const module = this.device.createShaderModule({ label: `${k.op} (${key})`, code });
     return { label: k.op, layout: 'auto', compute: { module, entryPoint: k.entry ?? 'main' } };
   }
@@ -163,6 +174,15 @@ export class Engine {
 
   // ---------------------------------------------------------------- dispatch
 
+  /** Checks a dispatch's buffers and uniform packing against the kernel's WGSL, once per distinct call shape. */
+  private checkInterface(k: KernelSpec, storageCount: number, uniforms: Uniforms | null): void {
+    const key = kernelKey(k);
+    const shape = `${key}|${storageCount}|${uniforms ? uniforms.types.join(',') : '-'}`;
+    if (this.checkedDispatches.has(shape)) return;
+    checkDispatch(this.interfaces.get(key)!, `${k.op} (${key})`, storageCount, uniforms ? uniforms.types : null);
+    this.checkedDispatches.add(shape);
+  }
+
   /**
    * Encodes one dispatch. `storage` buffers bind at 0..n-1 in order, the uniform block at n.
    * Kernels should have been precompiled; a late one compiles synchronously and is counted.
@@ -170,6 +190,7 @@ export class Engine {
   dispatch(k: KernelSpec, storage: (Tensor | GPUBuffer)[], uniforms: Uniforms | null, groups: [number, number?, number?]): void {
     if (this.gpu.isLost()) throw new DeviceLostError(this.gpu.adapterName);
     const pipeline = this.pipelineFor(k);
+    this.checkInterface(k, storage.length, uniforms);
     const maxGroups = this.gpu.limits.maxComputeWorkgroupsPerDimension;
     const [gx, gy = 1, gz = 1] = groups;
     if (gx > maxGroups || gy > maxGroups || gz > maxGroups) {
