@@ -1,5 +1,6 @@
-// Broadcasting elementwise add, sub, mul, div, min, max (shaders/binary.wgsl) and their gradients.
-import { record } from '../autograd.ts';
+// Broadcasting elementwise add, sub, mul, div, min, max (shaders/binary.wgsl) and their gradients,
+// built from these same recorded ops so a tape can differentiate them again.
+import { recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Tuning } from './tuning.ts';
@@ -49,28 +50,25 @@ function runBinary(fn: BinaryFn, a: Tensor, b: Tensor): Tensor {
 
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = runBinary('ADD', a, b);
-  return record('add', [a, b], out, (g) => [a.requiresGrad ? sumTo(g, a.shape) : null, b.requiresGrad ? sumTo(g, b.shape) : null]);
+  return recordDifferentiable('add', [a, b], out, (g) => [a.requiresGrad ? sumTo(g, a.shape) : null, b.requiresGrad ? sumTo(g, b.shape) : null]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   const out = runBinary('SUB', a, b);
-  return record('sub', [a, b], out, (g) => [a.requiresGrad ? sumTo(g, a.shape) : null, b.requiresGrad ? sumTo(scale(g, -1), b.shape) : null]);
+  return recordDifferentiable('sub', [a, b], out, (g) => [a.requiresGrad ? sumTo(g, a.shape) : null, b.requiresGrad ? sumTo(scale(g, -1), b.shape) : null]);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = runBinary('MUL', a, b);
-  return record('mul', [a, b], out, (g) => [
-    a.requiresGrad ? sumTo(runBinary('MUL', g, b), a.shape) : null,
-    b.requiresGrad ? sumTo(runBinary('MUL', g, a), b.shape) : null,
-  ]);
+  return recordDifferentiable('mul', [a, b], out, (g) => [a.requiresGrad ? sumTo(mul(g, b), a.shape) : null, b.requiresGrad ? sumTo(mul(g, a), b.shape) : null]);
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
   const out = runBinary('DIV', a, b);
-  return record('div', [a, b], out, (g) => [
-    a.requiresGrad ? sumTo(runBinary('DIV', g, b), a.shape) : null,
+  return recordDifferentiable('div', [a, b], out, (g) => [
+    a.requiresGrad ? sumTo(div(g, b), a.shape) : null,
     // d(a/b)/db = −a/b²
-    b.requiresGrad ? sumTo(scale(runBinary('DIV', runBinary('MUL', g, a), square(b)), -1), b.shape) : null,
+    b.requiresGrad ? sumTo(scale(div(mul(g, a), square(b)), -1), b.shape) : null,
   ]);
 }
 
@@ -78,9 +76,10 @@ export function div(a: Tensor, b: Tensor): Tensor {
 export const minimum = (a: Tensor, b: Tensor): Tensor => runBinary('MIN', a, b);
 export const maximum = (a: Tensor, b: Tensor): Tensor => runBinary('MAX', a, b);
 
-/** Materialises x broadcast to `shape` (used by reduction gradients). */
+/** Materialises x broadcast to `shape` (used by reduction gradients); its gradient sums back. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  return runBinary('ADD', x, zeros(x.engine, shape));
+  const out = runBinary('ADD', x, zeros(x.engine, shape));
+  return recordDifferentiable('broadcastTo', [x], out, (g) => [sumTo(g, x.shape)]);
 }
 
 export const binaryKernels = (tuning: Tuning): KernelSpec[] => BINARY_FNS.flatMap((fn) => [binaryKernel(tuning, fn, false), binaryKernel(tuning, fn, true)]);

@@ -1,7 +1,7 @@
 // Losses returning a [1] scalar (mean over the batch unless stated) with gradients w.r.t. their
 // inputs: cross entropy (fused kernel, shaders/cross_entropy.wgsl), NLL of log-probabilities,
 // MSE, KL divergence; plus gatherColumns (x[n, index[n]]) and one-hot/label helpers.
-import { record } from '../autograd.ts';
+import { record, recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type Engine, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { sameShape } from '../tensor.ts';
@@ -90,12 +90,16 @@ export function gatherColumns(x: Tensor, index: Tensor | readonly number[]): Ten
     const { n, K, labels: idx } = rowsAndLabels('gatherColumns', x, index);
     const out = empty(engine, [n], 'gather_columns');
     runRowOp('GATHER', [x, idx, out], n, K);
-    return record('gatherColumns', [x], out, (g) => {
-      const gx = empty(engine, x.shape, 'gather_columns_backward');
-      runRowOp('SCATTER', [g, idx, gx], n * K, K);
-      return [gx];
-    });
+    return recordDifferentiable('gatherColumns', [x], out, (g) => [scatterColumns(g, idx, K)]);
   });
+}
+
+/** [N, K] zeros with g[n] at column index[n]: gatherColumns' adjoint, whose own adjoint is the gather. */
+function scatterColumns(g: Tensor, idx: Tensor, K: number): Tensor {
+  const n = g.size;
+  const gx = empty(g.engine, [n, K], 'gather_columns_backward');
+  runRowOp('SCATTER', [g, idx, gx], n * K, K);
+  return recordDifferentiable('scatterColumns', [g], gx, (gg) => [gatherColumns(gg, idx)]);
 }
 
 /** −mean_n logp[n, labels[n]] for log-probabilities logp [N, K]. */

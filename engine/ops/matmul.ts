@@ -1,10 +1,11 @@
 // Batched matmul with strided (transposable, broadcastable) operands and a fused bias + activation
 // epilogue (shaders/matmul.wgsl); linear() is matmul against a [out, in] weight, PyTorch's layout.
-import { record } from '../autograd.ts';
+import { recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty } from './common.ts';
 import { sumTo } from './reduce.ts';
+import { reshape } from './shape.ts';
 import { silu, unaryBackward } from './unary.ts';
 import type { RegisterTile, Tuning } from './tuning.ts';
 
@@ -63,14 +64,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const out = matmulRaw(a, b, transA, transB, bias, activation);
   const inputs = bias ? [a, b, bias] : [a, b];
-  return record('matmul', inputs, out, (gOut) => {
+  // The gradients are matmuls themselves (recorded), so a tape can differentiate them again.
+  const mm = (x: Tensor, y: Tensor, tx: boolean, ty: boolean) => matmul(x, y, { transA: tx, transB: ty });
+  return recordDifferentiable('matmul', inputs, out, (gOut) => {
     // ReLU's derivative is readable from its output (out > 0 exactly where the pre-activation is).
     const g = activation === 'relu' ? unaryBackward('RELU', out, gOut) : gOut;
     // C = op(A)·op(B):  dA = g·op(B)ᵀ (transposed back if A was), dB = op(A)ᵀ·g (likewise).
-    const ga = a.requiresGrad ? (transA ? matmulRaw(b, g, transB, true, undefined, 'none') : matmulRaw(g, b, false, !transB, undefined, 'none')) : null;
-    const gb = b.requiresGrad ? (transB ? matmulRaw(g, a, true, transA, undefined, 'none') : matmulRaw(a, g, !transA, false, undefined, 'none')) : null;
+    const ga = a.requiresGrad ? (transA ? mm(b, g, transB, true) : mm(g, b, false, !transB)) : null;
+    const gb = b.requiresGrad ? (transB ? mm(g, a, true, transA) : mm(a, g, !transA, false)) : null;
     const gbias = bias?.requiresGrad ? sumTo(g, [bias.size]) : null;
-    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape), ...(bias ? [gbias && gbias.view(bias.shape)] : [])];
+    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape), ...(bias ? [gbias && reshape(gbias, bias.shape)] : [])];
   });
 }
 

@@ -1,10 +1,12 @@
 // Sums and means over axes (shaders/reduce_sum.wgsl), and sumTo(), which reduces a broadcast
-// gradient back to an operand's shape.
-import { record } from '../autograd.ts';
+// gradient back to an operand's shape. Their gradients broadcast back (recorded, so a tape can
+// differentiate them again).
+import { recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { FLAT_WG, contiguousStrides, empty, flatGrid, pad4 } from './common.ts';
 import { broadcastTo } from './binary.ts';
+import { reshape } from './shape.ts';
 import { scale } from './unary.ts';
 
 export const reduceKernel: KernelSpec = { op: 'reduce_sum', shader: 'reduce_sum', defines: { WG: FLAT_WG } };
@@ -39,8 +41,8 @@ function reduce(x: Tensor, axes: number[] | undefined, keepDims: boolean, mean: 
   const kept = reduceToKeepDims(x, keptShape, scaleBy);
   const finalShape = keepDims ? keptShape : x.shape.filter((_, i) => !ax.includes(i));
   const out = keepDims ? kept : reshapeOwned(kept, finalShape);
-  return record(mean ? 'mean' : 'sum', [x], out, (g) => {
-    const gb = broadcastTo(g.view(keptShape), x.shape);
+  return recordDifferentiable(mean ? 'mean' : 'sum', [x], out, (g) => {
+    const gb = broadcastTo(reshape(g, keptShape), x.shape);
     return [scaleBy === 1 ? gb : scale(gb, scaleBy)];
   });
 }
@@ -60,5 +62,5 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const lead = g.rank - shape.length;
   const aligned = [...Array(lead).fill(1), ...shape];
   const kept = reduceToKeepDims(g, aligned, 1);
-  return reshapeOwned(kept, [...shape]);
+  return recordDifferentiable('sumTo', [g], reshapeOwned(kept, [...shape]), (gg) => [broadcastTo(gg, g.shape)]);
 }

@@ -1,8 +1,13 @@
 // Softmax and log-softmax over the last dimension (shaders/softmax.wgsl), with their gradients.
-import { record } from '../autograd.ts';
+// Log-softmax's gradient is itself differentiable (AGDM's guidance differentiated by an attack);
+// softmax's is first order only.
+import { record, recordDifferentiable } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
+import { mul, sub } from './binary.ts';
 import { empty, flatGrid } from './common.ts';
+import { sum } from './reduce.ts';
+import { exp, scale as scaleBy } from './unary.ts';
 import type { Tuning } from './tuning.ts';
 
 function softmaxKernel(tuning: Tuning, log: boolean, backward: boolean): KernelSpec {
@@ -31,10 +36,24 @@ function runSoftmax(x: Tensor, log: boolean, scale: number): Tensor {
   const y = empty(engine, x.shape, name);
   launch(log, false, [x, y], length, scale);
   // Both gradients are functions of the output, so only y is kept.
-  return record(name, [x], y, (gradOut) => {
+  const backward = (gradOut: Tensor) => {
     const gx = empty(engine, x.shape, `${name}_backward`);
     launch(log, true, [y, gradOut, gx], length, scale);
-    return [gx];
+    return gx;
+  };
+  if (!log || scale !== 1) return record(name, [x], y, (g) => [backward(g)]);
+  return recordDifferentiable(name, [x], y, (g) => [logSoftmaxBackward(y, g, backward(g))]);
+}
+
+/**
+ * Records log-softmax's gradient gx = g − p·Σg (p = exp y, Σ over the row) as a function of y and g:
+ * for an upstream gg, ∂⟨gg, gx⟩/∂g = gg − Σ(gg·p) and ∂⟨gg, gx⟩/∂y = −gg·p·Σg.
+ */
+function logSoftmaxBackward(y: Tensor, g: Tensor, gx: Tensor): Tensor {
+  const rowSum = (t: Tensor) => sum(t, [-1], true);
+  return recordDifferentiable('log_softmax_backward', [y, g], gx, (gg) => {
+    const ggp = mul(gg, exp(y));
+    return [y.requiresGrad ? scaleBy(mul(ggp, rowSum(g)), -1) : null, g.requiresGrad ? sub(gg, rowSum(ggp)) : null];
   });
 }
 

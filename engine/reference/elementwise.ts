@@ -14,6 +14,15 @@ export const unary = {
   sqrt: { f: Math.sqrt, df: (v: number) => 0.5 / Math.sqrt(v) },
 };
 
+/** f'' of the functions whose second derivative is not zero almost everywhere (the unary kernel's SECOND pass). */
+export const secondDerivative = {
+  silu: (v: number) => sigmoid(v) * (1 - sigmoid(v)) * (2 + v * (1 - 2 * sigmoid(v))),
+  square: () => 2,
+  exp: Math.exp,
+  log: (v: number) => -1 / (v * v),
+  sqrt: (v: number) => -0.25 / (v * Math.sqrt(v)),
+};
+
 export const clamp = (x: Nd, lo: number, hi: number) => map(x, (v) => Math.min(Math.max(v, lo), hi));
 export const clampBackward = (x: Nd, g: Nd, lo: number, hi: number) => map(g, (v, i) => (x.data[i] >= lo && x.data[i] <= hi ? v : 0));
 

@@ -135,6 +135,16 @@ export function maxPool2x2Backward(x: Nd, g: Nd): Nd {
   return gx;
 }
 
+/** v at the first maximum of each of x's windows: maxPool2x2Backward's adjoint in g. */
+export function maxPool2x2Gather(x: Nd, v: Nd): Nd {
+  const values: number[] = [];
+  const outShape = forEachWindow(x.shape, (i, offsets) => {
+    const xs = offsets.map((o) => x.data[o]);
+    values[i] = v.data[offsets[xs.indexOf(Math.max(...xs))]];
+  });
+  return nd(outShape, values);
+}
+
 /** Mean of each H×W plane: [N, C, H, W] → [N, C]. */
 export function globalAvgPool(x: Nd): Nd {
   const [N, C, H, W] = x.shape;

@@ -3,7 +3,7 @@
 // scatter-add (upsampling: 4 terms per element); average pools sum 4 or H·W terms and scale.
 import type { Tensor } from '../../../engine/index.ts';
 import { concatChannels, crop2d, pad2d, padChannels, sliceChannels, subsample2x } from '../../../engine/ops/layout.ts';
-import { avgPool2x2, globalAvgPool, maxPool2x2, upsampleNearest2x } from '../../../engine/ops/pool.ts';
+import { avgPool2x2, globalAvgPool, maxPool2x2, maxPool2x2Gather, upsampleNearest2x } from '../../../engine/ops/pool.ts';
 import { nd, type Nd } from '../../../engine/reference/nd.ts';
 import * as ref from '../../../engine/reference/spatial.ts';
 import { randomNd } from '../../helpers/harness.ts';
@@ -62,6 +62,15 @@ const poolCases = (shape: number[]): OpCase[] => [
     make: (random) => ({
       inputs: [distinctNd(random, shape)], gpu: ([t]) => maxPool2x2(t), ref: ([v]) => ref.maxPool2x2(v),
       refGrads: ([v], g) => [ref.maxPool2x2Backward(v, g)], bounds: (_xs, r) => ({ forward: rounded(r.y.data, 1), grads: [rounded(r.grads[0].data, 1)] }),
+    }),
+  },
+  // the gather at x's window maxima (max pooling's second-order gradient): exact, differentiated in v.
+  {
+    op: 'maxPool2x2Gather', name: `maxPool2x2Gather [${shape}]`,
+    make: (random) => ({
+      inputs: [distinctNd(random, shape), randomNd(random, shape)], wrt: [1], gpu: ([x, v]) => maxPool2x2Gather(x, v),
+      ref: ([x, v]) => ref.maxPool2x2Gather(x, v), refGrads: ([x], g) => [ref.maxPool2x2Backward(x, g)],
+      bounds: (_xs, r) => ({ forward: rounded(r.y.data, 1), grads: [rounded(r.grads[0].data, 1)] }),
     }),
   },
   remapCase('upsampleNearest2x', shape, '', upsampleNearest2x, ref.upsampleNearest2x(shape), 4),

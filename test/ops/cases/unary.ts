@@ -3,7 +3,8 @@
 // derivative kernel one more rounding per factor.
 import { ops } from '../../../engine/index.ts';
 import type { Tensor } from '../../../engine/index.ts';
-import { unary } from '../../../engine/reference/elementwise.ts';
+import { secondDerivative, unary } from '../../../engine/reference/elementwise.ts';
+import { unarySecondDerivative, type UnaryFn } from '../../../engine/ops/unary.ts';
 import { map, nd } from '../../../engine/reference/nd.ts';
 import { U } from '../../helpers/error-bound.ts';
 import { randomNd } from '../../helpers/harness.ts';
@@ -72,4 +73,59 @@ const unaryCase = (op: UnaryOp, shape: number[]): OpCase => ({
   }),
 });
 
-export const UNARY_CASES: OpCase[] = UNARY.flatMap((op) => SHAPES.map((shape) => unaryCase(op, shape)));
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+/**
+ * The SECOND pass g·gg·f''(x): the product g·gg rounds once and the final product once; f''(x)
+ * carries its own error, in ULP of |f''| where f'' is one formula, and for SiLU the propagated
+ * error of σ (exp: 3 + 2|x| ULP, then 1 + e and 1/·) through σ(1 − σ)(2 + x(1 − 2σ)), where
+ * 1 − σ cancels, so that bound is absolute.
+ */
+interface SecondOp {
+  name: string;
+  fn: UnaryFn;
+  d2f: (v: number) => number;
+  input: (v: number) => number;
+  /** Absolute error bound of the computed f''(x). */
+  err: (x: number) => number;
+}
+
+function siluSecondErr(v: number): number {
+  const s = sigmoid(v);
+  const es = (6 + 2 * Math.abs(v)) * U * s;
+  const oneMinus = 1 - s, t = 2 + v * (1 - 2 * s);
+  const e1 = es + U;
+  const eT = Math.abs(v) * (2 * es + 2 * U) + U * (2 + Math.abs(v));
+  return SAFETY * (es * Math.abs(oneMinus * t) + s * e1 * Math.abs(t) + s * oneMinus * eT + 2 * U * Math.abs(s * oneMinus * t));
+}
+
+const positive = (v: number) => Math.fround(Math.abs(v) + 0.1);
+const SECOND: SecondOp[] = [
+  { name: 'silu', fn: 'SILU', d2f: secondDerivative.silu, input: Math.fround, err: siluSecondErr },
+  { name: 'square', fn: 'SQUARE', d2f: secondDerivative.square, input: Math.fround, err: () => 0 },
+  { name: 'exp', fn: 'EXP', d2f: secondDerivative.exp, input: Math.fround, err: (x) => ulps(3 + 2 * Math.abs(x), Math.exp(x)) },
+  { name: 'log', fn: 'LOG', d2f: secondDerivative.log, input: positive, err: (x) => ulps(4, secondDerivative.log(x)) },
+  { name: 'sqrt', fn: 'SQRT', d2f: secondDerivative.sqrt, input: positive, err: (x) => ulps(7, secondDerivative.sqrt(x)) },
+];
+
+const secondCase = (op: SecondOp, shape: number[]): OpCase => ({
+  op: `${op.name}_second`,
+  name: `${op.name} second derivative [${shape}]`,
+  make: (random) => ({
+    inputs: [map(randomNd(random, shape), op.input), randomNd(random, shape), randomNd(random, shape)],
+    gpu: ([x, g, gg]) => unarySecondDerivative(op.fn, x, g, gg),
+    ref: ([x, g, gg]) => map(x, (v, i) => g.data[i] * gg.data[i] * op.d2f(v)),
+    bounds: ([x, g, gg]) => ({
+      forward: x.data.map((v, i) => {
+        const gg2 = Math.abs(g.data[i] * gg.data[i]);
+        return gg2 * op.err(v) + ulps(2, gg2 * op.d2f(v));
+      }),
+      grads: [],
+    }),
+  }),
+});
+
+export const UNARY_CASES: OpCase[] = [
+  ...UNARY.flatMap((op) => SHAPES.map((shape) => unaryCase(op, shape))),
+  ...SECOND.flatMap((op) => [[7], [2, 3, 13, 11], [1000, 257]].map((shape) => secondCase(op, shape))),
+];
