@@ -5,25 +5,28 @@
 //   bpda-eot   PGD, BPDA (identity backward through the purifier), K draws
 //   apgd-ce    APGD on cross-entropy, full gradient, K draws (AutoAttack "rand")
 //   apgd-dlr   APGD on the DLR loss, likewise
+//   square     Square Attack (L∞ only), black box: logits only, `steps` queries per image, a fresh
+//              noise draw per query; a sanity row (it must not beat the white-box attacks)
 // Against a bare classifier every estimator is the classifier's exact gradient and K is 1.
 import type { Tensor } from '../tensor.ts';
 import { apgd } from './apgd.ts';
-import { bpdaSample } from './bpda.ts';
-import { eot, type SampleGradient } from './eot.ts';
+import { eot } from './eot.ts';
 import { fgsm } from './fgsm.ts';
-import { fullGradientSample } from './full-gradient.ts';
-import { classifierGradient, type GradientFn, type LogitLoss } from './objectives.ts';
+import type { GradientFn, LogitLoss } from './objectives.ts';
 import { pgd } from './pgd.ts';
-import type { DefendedPipeline, Pipeline } from './pipeline.ts';
+import type { Pipeline } from './pipeline.ts';
 import type { Norm } from './project.ts';
+import { square } from './square.ts';
+import { pipelineTarget, type AttackTarget, type Estimator } from './target.ts';
 
-export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr'] as const;
+export type { Estimator } from './target.ts';
+export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
-export type Estimator = 'full' | 'bpda';
 
 export interface AttackSettings {
   norm: Norm;
   eps: number;
+  /** Iterations; for the black-box square attack, logit queries per image. */
   steps: number;
   /** EOT samples per gradient (attacks without EOT use 1). */
   eot: number;
@@ -32,45 +35,65 @@ export interface AttackSettings {
   seed: number;
 }
 
+type OnStep = (done: number, total: number) => void;
+
 interface AttackSpec {
-  estimator: Estimator;
-  loss: LogitLoss;
+  /** What the attack learns from: a gradient estimator, or logit queries alone (black box). */
+  estimator: Estimator | 'queries';
+  loss: LogitLoss | 'margin';
   eot: boolean;
-  run(x: Tensor, labels: ArrayLike<number>, gradient: GradientFn, s: AttackSettings, firstIndex: number, onStep?: (done: number, total: number) => void): Promise<Tensor>;
+  run(x: Tensor, labels: ArrayLike<number>, target: AttackTarget, s: AttackSettings, firstIndex: number, onStep?: OnStep): Promise<Tensor>;
 }
 
-const runPgd: AttackSpec['run'] = (x, _labels, gradient, s, firstIndex, onStep) =>
+type GradientAttack = (x: Tensor, labels: ArrayLike<number>, gradient: GradientFn, s: AttackSettings, firstIndex: number, onStep?: OnStep) => Promise<Tensor>;
+
+/** A white-box attack following the estimator's gradient, averaged over EOT draws when it uses EOT and the target is randomised. */
+function whiteBox(estimator: Estimator, loss: LogitLoss, useEot: boolean, attack: GradientAttack): AttackSpec {
+  return {
+    estimator,
+    loss,
+    eot: useEot,
+    run: (x, labels, target, s, firstIndex, onStep) =>
+      attack(x, labels, eot(target.sample(estimator, labels, loss), target.randomised && useEot ? s.eot : 1, s.seed, firstIndex), s, firstIndex, onStep),
+  };
+}
+
+const runPgd: GradientAttack = (x, _labels, gradient, s, firstIndex, onStep) =>
   pgd(x, gradient, { norm: s.norm, eps: s.eps, steps: s.steps, stepSize: s.stepSize, randomStart: true, seed: s.seed, firstIndex, onStep });
-const runApgd: AttackSpec['run'] = (x, labels, gradient, s, firstIndex, onStep) =>
+const runApgd: GradientAttack = (x, labels, gradient, s, firstIndex, onStep) =>
   apgd(x, labels, gradient, { norm: s.norm, eps: s.eps, steps: s.steps, seed: s.seed, firstIndex, onStep });
 
+const squareAttack: AttackSpec = {
+  estimator: 'queries',
+  loss: 'margin',
+  eot: false,
+  run: (x, labels, target, s, firstIndex, onStep) => {
+    if (s.norm !== 'linf') throw new RangeError('the square attack is implemented for L∞ only');
+    // Query q sees purification repeat 1 + q: fresh noise per query, never the evaluation draw.
+    return square(x, labels, (xq, q) => target.logits(xq, { seed: s.seed, repeat: 1 + q, firstIndex }), { eps: s.eps, queries: s.steps, seed: s.seed, firstIndex, onStep });
+  },
+};
+
 export const ATTACKS: Record<AttackName, AttackSpec> = {
-  'fgsm': { estimator: 'full', loss: 'ce', eot: false, run: (x, _labels, gradient, s) => fgsm(x, gradient, s) },
-  'pgd': { estimator: 'full', loss: 'ce', eot: false, run: runPgd },
-  'pgd-eot': { estimator: 'full', loss: 'ce', eot: true, run: runPgd },
-  'bpda-eot': { estimator: 'bpda', loss: 'ce', eot: true, run: runPgd },
-  'apgd-ce': { estimator: 'full', loss: 'ce', eot: true, run: runApgd },
-  'apgd-dlr': { estimator: 'full', loss: 'dlr', eot: true, run: runApgd },
+  'fgsm': whiteBox('full', 'ce', false, (x, _labels, gradient, s) => fgsm(x, gradient, s)),
+  'pgd': whiteBox('full', 'ce', false, runPgd),
+  'pgd-eot': whiteBox('full', 'ce', true, runPgd),
+  'bpda-eot': whiteBox('bpda', 'ce', true, runPgd),
+  'apgd-ce': whiteBox('full', 'ce', true, runApgd),
+  'apgd-dlr': whiteBox('full', 'dlr', true, runApgd),
+  'square': squareAttack,
 };
 
 export function isAttackName(name: string): name is AttackName {
   return (ATTACK_NAMES as readonly string[]).includes(name);
 }
 
-/** One noise draw of an estimator's gradient against a purified pipeline. */
-export function sampleGradient(p: DefendedPipeline, estimator: Estimator, labels: ArrayLike<number>, loss: LogitLoss): SampleGradient {
-  return estimator === 'full' ? fullGradientSample(p, labels, loss) : bpdaSample(p, labels, loss);
+/** Runs a named attack against a target on a batch whose first image has global index firstIndex; returns the adversarial images. */
+export function runAttackOn(name: AttackName, target: AttackTarget, x: Tensor, labels: ArrayLike<number>, s: AttackSettings, firstIndex: number, onStep?: OnStep): Promise<Tensor> {
+  return ATTACKS[name].run(x, labels, target, s, firstIndex, onStep);
 }
 
-/** The gradient an attack follows: exact for a bare classifier, else the estimator averaged over `samples` draws. */
-export function pipelineGradient(p: Pipeline, estimator: Estimator, labels: ArrayLike<number>, loss: LogitLoss, samples: number, seed: number, firstIndex: number): GradientFn {
-  if (!p.defense) return classifierGradient(p.classifier, labels, loss);
-  return eot(sampleGradient(p as DefendedPipeline, estimator, labels, loss), samples, seed, firstIndex);
-}
-
-/** Runs a named attack on a batch whose first image has global index firstIndex; returns the adversarial images. */
-export function runAttack(name: AttackName, p: Pipeline, x: Tensor, labels: ArrayLike<number>, s: AttackSettings, firstIndex: number, onStep?: (done: number, total: number) => void): Promise<Tensor> {
-  const spec = ATTACKS[name];
-  const gradient = pipelineGradient(p, spec.estimator, labels, spec.loss, spec.eot ? s.eot : 1, s.seed, firstIndex);
-  return spec.run(x, labels, gradient, s, firstIndex, onStep);
+/** Runs a named attack against a pipeline (runAttackOn its pipelineTarget). */
+export function runAttack(name: AttackName, p: Pipeline, x: Tensor, labels: ArrayLike<number>, s: AttackSettings, firstIndex: number, onStep?: OnStep): Promise<Tensor> {
+  return runAttackOn(name, pipelineTarget(p), x, labels, s, firstIndex, onStep);
 }

@@ -55,6 +55,18 @@ export function philoxReference(counter: [number, number, number, number], key: 
   return [c0, c1, c2, c3];
 }
 
+/**
+ * Uniforms in [0, 1) on the CPU from the same Philox generator, one stream per (seed, stream, row):
+ * for CPU-side attack randomness (window positions, signs) that must not depend on how images are
+ * batched. Draw k of a stream is counter (row, k, stream, 0).
+ */
+export function cpuUniformStream(key: NoiseKey): () => number {
+  const seed = splitSeed(key.seed);
+  const row = key.firstRow ?? 0;
+  let k = 0;
+  return () => philoxReference([row >>> 0, k++ >>> 0, key.stream >>> 0, 0], seed)[0] / 4294967296;
+}
+
 export function randomNormalReference(shape: readonly number[], key: NoiseKey): Float64Array {
   const size = shape.reduce((a, b) => a * b, 1);
   const rowLength = shape.length > 1 ? size / shape[0] : size;

@@ -1,0 +1,38 @@
+// What an attack sees of its target: the class logits under one noise draw (all a black-box attack
+// may use) and one draw's loss gradient as a chosen estimator computes it. A pipeline — a
+// classifier, bare or behind a purifier — is one target; the sanity-check tests feed masked
+// stand-ins (stop-gradient, quantiser, uncontrolled noise) through the same interface, so the checks
+// are tested on exactly the code path the evaluation uses.
+import type { Tensor } from '../tensor.ts';
+import { bpdaSample } from './bpda.ts';
+import type { SampleGradient } from './eot.ts';
+import { fullGradientSample } from './full-gradient.ts';
+import { classifierGradient, type LogitLoss } from './objectives.ts';
+import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } from './pipeline.ts';
+
+/** Gradient estimators through a purifier: the full chain's gradient, or BPDA (identity backward). */
+export type Estimator = 'full' | 'bpda';
+
+export interface AttackTarget {
+  classes: number;
+  /** Whether the output depends on the noise draw; attacks average EOT samples only then. */
+  randomised: boolean;
+  /** [N, K] logits of the images under one draw. */
+  logits(x: Tensor, draw: NoiseDraw): Promise<Float32Array>;
+  /** One draw's per-image loss and its gradient, as the estimator sees it. */
+  sample(estimator: Estimator, labels: ArrayLike<number>, loss: LogitLoss): SampleGradient;
+}
+
+export function pipelineTarget(p: Pipeline): AttackTarget {
+  const classes = p.classifier.classes;
+  const logits = (x: Tensor, draw: NoiseDraw) => pipelineLogits(p, x, draw);
+  if (!p.defense) {
+    // Every estimator of a bare classifier is its exact gradient, and no draw changes it.
+    return { classes, randomised: false, logits, sample: (_estimator, labels, loss) => {
+      const gradient = classifierGradient(p.classifier, labels, loss);
+      return (x) => gradient(x, 0);
+    } };
+  }
+  const d = p as DefendedPipeline;
+  return { classes, randomised: true, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
+}
