@@ -1,16 +1,25 @@
-// The robustness evaluation: one pipeline (a classifier, bare or behind a purifier) × several
-// attacks × several seeds over the first N images. Per seed, clean accuracy (purified when a
-// defence is on), robust accuracy per attack and the worst case per image (robust only if every
-// attack failed on it); summaries are mean ± std over the seeds. A seed fixes the attack's own
-// randomness (random start, EOT draws) and the defence's evaluation noise (purify repeat 0, which
-// no attack draw uses). Results are per image independent of the batch size: noise is keyed by
-// the image's global index and every loss and guidance term is per image.
+// The robustness evaluation: one defended pipeline × several attacks × several seeds over a range
+// of images (all of them, or one shard). It records per-image flags (flags.ts) and derives every
+// number from them. Per seed and batch: is the clean image classified correctly (purified when a
+// defence is on), and is each attack's final image? A seed fixes the attack's own randomness
+// (random start, EOT draws) and the defence's evaluation noise (purify repeat 0, which no attack
+// draw uses). Results are per image independent of the batch size and of the image range: noise is
+// keyed by the image's global index and every loss and guidance term is per image.
+//
+// The attack may differentiate a surrogate (say, a 10-step DDIM chain: cheap gradients), but its
+// images are always scored on the pipeline being evaluated; the surrogate's own verdict on them is
+// recorded beside, so the gap between what the attacker sees and what the defence does is measured.
+//
+// With a store, each finished (seed, batch) is saved under its own key and found again on a
+// rerun, so a killed evaluation resumes where it stopped.
 import { ATTACKS, runAttack, type AttackName, type AttackSettings } from '../attacks/index.ts';
 import { defenseName, evaluationDraw, pipelineLogits, purifyWith, type DefenseName, type Pipeline } from '../attacks/pipeline.ts';
 import { fromArray } from '../ops/index.ts';
 import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
+import { summarizeFlags, type PerImageFlags } from './flags.ts';
 import { argmaxRows } from './predict.ts';
+import type { Summary } from './stats.ts';
 
 export interface AttackConfig {
   name: AttackName;
@@ -24,19 +33,32 @@ export interface EvalData {
   n: number;
 }
 
+/** JSON values by key: where finished batches are kept (a folder of files for the CLI). */
+export interface KeyedStore {
+  get<T>(key: string): T | undefined;
+  put(key: string, value: unknown): void;
+}
+
+export interface ImageRange {
+  /** First image (global index). */
+  start: number;
+  /** One past the last. */
+  end: number;
+}
+
 export interface EvalOptions {
   attacks: AttackConfig[];
   seeds: number[];
   batch: number;
-  /** How many of the first images to keep pixels and predictions of (for a grid). */
+  /** The pipeline the attacks differentiate; default: the evaluated pipeline itself. */
+  surrogate?: Pipeline;
+  /** The images to evaluate; default all n. */
+  range?: ImageRange;
+  /** Finished batches, read before and written after each one. */
+  store?: KeyedStore;
+  /** How many of the first images to keep pixels and predictions of (for a grid); only a range starting at image 0 has them. */
   examples?: number;
   onProgress?: (label: string, done: number, total: number) => void;
-}
-
-export interface Summary {
-  mean: number;
-  std: number;
-  perSeed: number[];
 }
 
 export interface AttackResult {
@@ -45,6 +67,7 @@ export interface AttackResult {
   loss: string;
   eot: number;
   settings: AttackConfig['settings'];
+  /** Clean correct and not fooled, mean ± std over seeds. */
   robust: Summary;
   /** Wall time of the attack (and its scoring) per image and seed. */
   secondsPerImage: number;
@@ -61,24 +84,27 @@ export interface Examples {
 
 export interface EvalResult {
   defense: DefenseName;
-  n: number;
   seeds: number[];
   clean: Summary;
   attacks: AttackResult[];
   worstCase: Summary;
-  /** Per seed and image: correct on clean, and under each attack (for sanity checks and re-analysis). */
-  correct: { clean: boolean[][]; attacks: Record<string, boolean[][]> };
+  /** Per attack: the accuracy the surrogate chain gives the attack's images (not ANDed), when there is a surrogate. */
+  surrogateAccuracy?: Record<string, Summary>;
+  /** Every image's flags: the source of all the numbers above, and what shards merge and tests pair. */
+  flags: PerImageFlags;
   examples?: Examples;
   seconds: number;
 }
 
-export function summarize(values: number[]): Summary {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const std = values.length > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1)) : 0;
-  return { mean, std, perSeed: values };
+/** What one (seed, batch) produced: what a store keeps. */
+interface BatchResult {
+  clean: boolean[];
+  attacks: Record<string, boolean[]>;
+  surrogate?: Record<string, boolean[]>;
+  /** Per attack: wall seconds of the attack and its scoring. */
+  seconds: Record<string, number>;
+  examples?: Examples;
 }
-
-const fraction = (flags: boolean[]) => flags.filter(Boolean).length / flags.length;
 
 /** The pipeline's predictions (under the evaluation draw) and, for a defence, the purified pixels. */
 async function score(p: Pipeline, images: Tensor, seed: number, firstIndex: number, keepPixels: boolean): Promise<{ predicted: number[]; purified: Float32Array | null }> {
@@ -91,81 +117,111 @@ async function score(p: Pipeline, images: Tensor, seed: number, firstIndex: numb
   });
 }
 
+interface BatchJob {
+  seed: number;
+  start: number;
+  count: number;
+  /** Keep the first `keep` images' pixels and predictions. */
+  keep: number;
+}
+
+async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalOptions, job: BatchJob): Promise<BatchResult> {
+  const [c, h, w] = p.classifier.imageShape;
+  const per = c * h * w;
+  const { seed, start, count, keep } = job;
+  const attacker = opts.surrogate ?? p;
+  const y = Array.from({ length: count }, (_, i) => data.labels[start + i]);
+  return engine.scopeAsync(async () => {
+    const x = fromArray(engine, data.images.subarray(start * per, (start + count) * per), [count, c, h, w], 'eval images');
+    const cleanScore = await score(p, x, seed, start, false);
+    const isCorrect = (predicted: number[]) => predicted.map((q, i) => q === y[i]);
+    const result: BatchResult = { clean: isCorrect(cleanScore.predicted), attacks: {}, seconds: {}, ...(opts.surrogate && { surrogate: {} }) };
+    const examples: Examples | undefined = keep > 0 ? { n: keep, clean: data.images.slice(start * per, (start + keep) * per), labels: y.slice(0, keep), cleanPredicted: cleanScore.predicted.slice(0, keep), attacks: {} } : undefined;
+    for (const attack of opts.attacks) {
+      const t0 = performance.now();
+      const label = `seed ${seed} ${attack.name}`;
+      const range = opts.range ?? { start: 0, end: data.n };
+      const adv = await runAttack(attack.name, attacker, x, y, { ...attack.settings, seed }, start, (done, total) => opts.onProgress?.(label, start - range.start + (count * done) / total, range.end - range.start));
+      const advScore = await score(p, adv, seed, start, examples !== undefined);
+      result.attacks[attack.name] = isCorrect(advScore.predicted);
+      if (result.surrogate) result.surrogate[attack.name] = isCorrect((await score(attacker, adv, seed, start, false)).predicted);
+      result.seconds[attack.name] = (performance.now() - t0) / 1000;
+      if (examples) {
+        const bare = argmaxRows(await engine.scopeAsync(() => p.classifier.logits(adv).read()), p.classifier.classes);
+        examples.attacks[attack.name] = {
+          adversarial: (await adv.read()).slice(0, keep * per),
+          purified: advScore.purified?.slice(0, keep * per) ?? null,
+          bare: bare.slice(0, keep),
+          defended: advScore.predicted.slice(0, keep),
+        };
+      }
+      adv.dispose();
+    }
+    return { ...result, ...(examples && { examples }) };
+  });
+}
+
 export async function evaluate(engine: Engine, p: Pipeline, data: EvalData, opts: EvalOptions): Promise<EvalResult> {
   const started = performance.now();
   const [c, h, w] = p.classifier.imageShape;
-  const per = c * h * w;
-  const { n, labels } = data;
-  if (data.images.length < n * per) throw new RangeError(`evaluate: ${data.images.length} values for ${n} images of ${c}×${h}×${w}`);
-  const keep = Math.min(opts.examples ?? 0, n, opts.batch);
-  const clean: boolean[][] = [];
-  const robust: Record<string, boolean[][]> = Object.fromEntries(opts.attacks.map((a) => [a.name, []]));
-  const attackSeconds: Record<string, number> = Object.fromEntries(opts.attacks.map((a) => [a.name, 0]));
+  const range = opts.range ?? { start: 0, end: data.n };
+  if (!(Number.isInteger(range.start) && Number.isInteger(range.end) && 0 <= range.start && range.start < range.end && range.end <= data.n)) {
+    throw new RangeError(`evaluate: image range ${range.start}–${range.end} is not inside 0–${data.n}`);
+  }
+  if (data.images.length < data.n * c * h * w) throw new RangeError(`evaluate: ${data.images.length} values for ${data.n} images of ${c}×${h}×${w}`);
+  if (opts.surrogate && !p.defense) throw new RangeError('evaluate: a surrogate chain needs a defence to stand in for');
+  const n = range.end - range.start;
+  const names = opts.attacks.map((a) => a.name);
+  const flags: PerImageFlags = { first: range.start, n, clean: [], attacks: Object.fromEntries(names.map((a) => [a, []])), ...(opts.surrogate && { surrogate: Object.fromEntries(names.map((a) => [a, []])) }) };
+  const seconds: Record<string, number> = Object.fromEntries(names.map((a) => [a, 0]));
   let examples: Examples | undefined;
 
   for (const seed of opts.seeds) {
-    const cleanFlags: boolean[] = [];
-    const attackFlags: Record<string, boolean[]> = Object.fromEntries(opts.attacks.map((a) => [a.name, []]));
-    for (let start = 0; start < n; start += opts.batch) {
-      const count = Math.min(opts.batch, n - start);
-      const y = Array.from({ length: count }, (_, i) => labels[start + i]);
-      const record = !examples && start === 0 && keep > 0;
-      await engine.scopeAsync(async () => {
-        const x = fromArray(engine, data.images.subarray(start * per, (start + count) * per), [count, c, h, w], 'eval images');
-        const cleanScore = await score(p, x, seed, start, false);
-        cleanFlags.push(...cleanScore.predicted.map((q, i) => q === y[i]));
-        if (record) {
-          examples = { n: keep, clean: data.images.slice(0, keep * per), labels: y.slice(0, keep), cleanPredicted: cleanScore.predicted.slice(0, keep), attacks: {} };
-        }
-        for (const attack of opts.attacks) {
-          const t0 = performance.now();
-          const settings = { ...attack.settings, seed };
-          const label = `seed ${seed} ${attack.name}`;
-          const adv = await runAttack(attack.name, p, x, y, settings, start, (done, total) => opts.onProgress?.(label, start + (count * done) / total, n));
-          const advScore = await score(p, adv, seed, start, record);
-          attackSeconds[attack.name] += (performance.now() - t0) / 1000;
-          attackFlags[attack.name].push(...advScore.predicted.map((q, i) => q === y[i]));
-          if (record) {
-            const pixels = await adv.read();
-            const bare = argmaxRows(await engine.scopeAsync(() => p.classifier.logits(adv).read()), p.classifier.classes);
-            examples!.attacks[attack.name] = {
-              adversarial: pixels.slice(0, keep * per),
-              purified: advScore.purified?.slice(0, keep * per) ?? null,
-              bare: bare.slice(0, keep),
-              defended: advScore.predicted.slice(0, keep),
-            };
-          }
-          adv.dispose();
-        }
-      });
-      opts.onProgress?.(`seed ${seed}`, start + count, n);
+    const seedFlags = { clean: [] as boolean[], attacks: Object.fromEntries(names.map((a) => [a, [] as boolean[]])), surrogate: Object.fromEntries(names.map((a) => [a, [] as boolean[]])) };
+    for (let start = range.start; start < range.end; start += opts.batch) {
+      const count = Math.min(opts.batch, range.end - start);
+      // The first seed's batch at image 0 keeps the grid's examples.
+      const keep = seed === opts.seeds[0] && start === 0 ? Math.min(opts.examples ?? 0, count) : 0;
+      const key = `seed-${seed}/images-${start}-${start + count}`;
+      let batch = opts.store?.get<BatchResult>(key);
+      if (!batch) {
+        batch = await runBatch(engine, p, data, opts, { seed, start, count, keep });
+        opts.store?.put(key, batch);
+      }
+      seedFlags.clean.push(...batch.clean);
+      for (const a of names) {
+        seedFlags.attacks[a].push(...batch.attacks[a]);
+        seedFlags.surrogate[a].push(...(batch.surrogate?.[a] ?? []));
+        seconds[a] += batch.seconds[a];
+      }
+      examples ??= batch.examples;
+      opts.onProgress?.(`seed ${seed}`, start + count - range.start, n);
     }
-    clean.push(cleanFlags);
-    for (const a of opts.attacks) robust[a.name].push(attackFlags[a.name]);
+    flags.clean.push(seedFlags.clean);
+    for (const a of names) {
+      flags.attacks[a].push(seedFlags.attacks[a]);
+      flags.surrogate?.[a].push(seedFlags.surrogate[a]);
+    }
   }
 
-  const worst = opts.seeds.map((_, s) => Array.from({ length: n }, (_, i) => opts.attacks.every((a) => robust[a.name][s][i])));
+  const summaries = summarizeFlags(flags);
+  const attacker = opts.surrogate ?? p;
   return {
     defense: defenseName(p),
-    n,
     seeds: opts.seeds,
-    clean: summarize(clean.map(fraction)),
-    attacks: opts.attacks.map((a) => {
-      const spec = ATTACKS[a.name];
-      const eot = p.defense && spec.eot ? a.settings.eot : 1;
-      return {
-        attack: a.name,
-        estimator: p.defense ? spec.estimator : 'exact',
-        loss: spec.loss,
-        eot,
-        settings: { ...a.settings, eot },
-        robust: summarize(robust[a.name].map(fraction)),
-        secondsPerImage: attackSeconds[a.name] / (n * opts.seeds.length),
-      };
-    }),
-    worstCase: summarize(worst.map(fraction)),
-    correct: { clean, attacks: robust },
+    clean: summaries.clean,
+    attacks: opts.attacks.map((a) => attackResult(a, attacker, summaries.robust[a.name], seconds[a.name] / (n * opts.seeds.length))),
+    worstCase: summaries.worstCase,
+    ...(summaries.surrogate && { surrogateAccuracy: summaries.surrogate }),
+    flags,
     examples,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** How an attack ran against the pipeline it differentiated: its estimator and EOT (1 without a defence). */
+export function attackResult(a: AttackConfig, attacked: Pipeline, robust: Summary, secondsPerImage: number): AttackResult {
+  const spec = ATTACKS[a.name];
+  const eot = attacked.defense && spec.eot ? a.settings.eot : 1;
+  return { attack: a.name, estimator: attacked.defense ? spec.estimator : 'exact', loss: spec.loss, eot, settings: { ...a.settings, eot }, robust, secondsPerImage };
 }

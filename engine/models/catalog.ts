@@ -32,7 +32,8 @@ function weightFile(path: string): string {
 export const DENOISERS = ['franfee-mnist', 'ddpm-cifar10'] as const;
 export const CLASSIFIERS = ['mnist-cnn', 'mnist-guidance', 'resnet20', 'resnet56'] as const;
 
-export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist'): Promise<Denoiser> {
+/** The weight file a denoiser name (or path) loads from; reports hash it. */
+export function denoiserPath(name: string): string {
   // google/ddpm-cifar10-32 (diffusers UNet2DModel) is not redistributed here: download its
   // diffusion_pytorch_model.safetensors and pass the path, or put it in weights/ddpm-cifar10-32.safetensors.
   const path = name === 'franfee-mnist' ? locate(name, [shipped('franfee-ddpm-mnist.safetensors'), shared('weights/franfee-ddpm-mnist/model_unet_res.pth')])
@@ -40,6 +41,19 @@ export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist
     : looksLikePath(name) || existsSync(name) ? weightFile(name)
     : null;
   if (!path) throw new Error(`unknown denoiser "${name}"; known: ${DENOISERS.join(', ')} (or a path to a weight file)`);
+  return path;
+}
+
+/** The weight file a classifier name (or path) loads from. */
+export function classifierPath(name: string): string {
+  const resnet = name.match(/resnet(20|56)/);
+  if (!resnet) return looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`${name}.safetensors`)]);
+  const file = resnet[1] === '20' ? 'resnet20-12fca82f.th' : 'resnet56-4bfd9763.th';
+  return looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
+}
+
+export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist'): Promise<Denoiser> {
+  const path = denoiserPath(name);
   const weights = await readWeights(path);
   // Any file name will do (e.g. one written by `purify train ddpm`): the weight names tell the architecture.
   if (cleanStateDict(weights).has('pe.embedding.weight')) return denoiserFromWeights(engine, weights, path);
@@ -47,13 +61,6 @@ export async function loadDenoiser(engine: Engine, name: string = 'franfee-mnist
 }
 
 export async function loadClassifier(engine: Engine, name: string = 'mnist-cnn'): Promise<Classifier> {
-  const resnet = name.match(/resnet(20|56)/);
-  let path: string;
-  if (resnet) {
-    const file = resnet[1] === '20' ? 'resnet20-12fca82f.th' : 'resnet56-4bfd9763.th';
-    path = looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`resnet${resnet[1]}-cifar10.safetensors`), shared(`weights/akamaster-resnet-cifar10/${file}`)]);
-  } else {
-    path = looksLikePath(name) || existsSync(name) ? weightFile(name) : locate(name, [shipped(`${name}.safetensors`)]);
-  }
+  const path = classifierPath(name);
   return classifierFromWeights(engine, name, await readWeights(path), path);
 }

@@ -1,18 +1,65 @@
-// The JSON an `purify eval` run writes, and its markdown rendering (one section per threat model;
-// several runs, e.g. one per defence or per norm, merge into one report).
-import type { AttackResult, Summary } from '../../engine/eval/evaluate.ts';
+// The JSON a `purify eval` run writes, and its markdown rendering (one section per threat model;
+// several runs, e.g. one per defence or per norm, render into one report). Every accuracy in both
+// is a function of the per-image flags the JSON keeps (engine/eval/flags.ts), so shards joined by
+// `purify eval merge` give the report an unsharded run gives.
+import type { AttackResult } from '../../engine/eval/evaluate.ts';
+import { robustFlags, worstCaseFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
 import type { SanityCheck } from '../../engine/eval/sanity.ts';
+import type { Shard } from '../../engine/eval/shard.ts';
+import type { GradientGap } from '../../engine/eval/surrogate-gap.ts';
+import { pairedMcnemar, wilsonInterval, type Summary } from '../../engine/eval/stats.ts';
 import type { PurifyOptions } from '../../engine/purify/purifier.ts';
 import { formatTime } from '../progress.ts';
 
+type Chain = Omit<PurifyOptions, 'seed' | 'onStep' | 'signal'>;
+
 export interface DefenseReport {
   defense: string;
-  purification: Omit<PurifyOptions, 'seed'> | null;
+  /** The defence every adversarial image is scored on. */
+  purification: Chain | null;
+  /** The chain the attacks differentiated, where it is not the defence itself. */
+  surrogate: Chain | null;
   clean: Summary;
   worstCase: Summary;
   attacks: AttackResult[];
+  /** Per attack: the accuracy the surrogate chain gives the attack's images (what the attacker saw). */
+  surrogateAccuracy?: Record<string, Summary>;
+  /** Surrogate vs defence gradients at the first adversarial images, where a surrogate was attacked. */
+  gradientGap?: GapReport;
+  flags: PerImageFlags;
   sanity: SanityCheck[];
   seconds: number;
+}
+
+export interface GapReport extends GradientGap {
+  /** Whose adversarial images the gradients were taken at. */
+  attack: string;
+  /** EOT samples per gradient estimate. */
+  samples: number;
+}
+
+export interface ModelRecord {
+  name: string;
+  file: string;
+  /** Of the weight file's bytes. */
+  sha256: string;
+}
+
+export interface EvalReport {
+  /** The exact command lines, one per shard (one for an unsharded run). */
+  commands: string[];
+  date: string;
+  adapter: string;
+  dataset: string;
+  /** Images of the whole run: the first n test images. */
+  n: number;
+  /** Which part of the n images this file holds; absent for a whole run or a merged one. */
+  shard?: Shard & { start: number; end: number };
+  seeds: number[];
+  models: { classifier: ModelRecord; denoiser: ModelRecord | null; guidance: ModelRecord | null };
+  threat: { norm: string; eps: number };
+  defenses: DefenseReport[];
+  rows: ReportRow[];
 }
 
 /** One row per defence × attack (and a worst-case row per defence). */
@@ -32,22 +79,9 @@ export interface ReportRow {
   secondsPerImage?: number;
 }
 
-export interface EvalReport {
-  command: string;
-  date: string;
-  adapter: string;
-  dataset: string;
-  n: number;
-  seeds: number[];
-  models: { classifier: string; denoiser: string; guidance: string };
-  threat: { norm: string; eps: number };
-  defenses: DefenseReport[];
-  rows: ReportRow[];
-}
-
 export function reportRows(r: Omit<EvalReport, 'rows'>): ReportRow[] {
   return r.defenses.flatMap((d) => {
-    const base = { defense: d.defense, clean: d.clean.mean, cleanStd: d.clean.std, n: r.n, seeds: r.seeds };
+    const base = { defense: d.defense, clean: d.clean.mean, cleanStd: d.clean.std, n: d.flags.n, seeds: r.seeds };
     return [
       ...d.attacks.map((a) => ({ ...base, attack: a.attack, robust: a.robust.mean, robustStd: a.robust.std, estimator: a.estimator, loss: a.loss, eot: a.eot, settings: a.settings, secondsPerImage: a.secondsPerImage })),
       { ...base, attack: 'worst-case', robust: d.worstCase.mean, robustStd: d.worstCase.std },
@@ -55,7 +89,13 @@ export function reportRows(r: Omit<EvalReport, 'rows'>): ReportRow[] {
   });
 }
 
-const pct = (s: { mean: number; std: number; perSeed: number[] }) => `${(100 * s.mean).toFixed(1)}${s.perSeed.length > 1 ? ` ± ${(100 * s.std).toFixed(1)}` : ''} %`;
+const percent = (v: number) => (100 * v).toFixed(1);
+
+/** Mean (± std over seeds) and the Wilson 95 % interval of the n images at the seed-mean count. */
+function cell(s: Summary, n: number): string {
+  const ci = wilsonInterval(Math.round(s.mean * n), n);
+  return `${percent(s.mean)}${s.perSeed.length > 1 ? ` ± ${percent(s.std)}` : ''} % [${percent(ci.low)}, ${percent(ci.high)}]`;
+}
 
 /** Column headings: the attack and, for adaptive ones, its gradient. */
 const HEADINGS: Record<string, string> = {
@@ -73,7 +113,7 @@ const ESTIMATORS: Record<string, string> = {
   exact: 'exact classifier gradient',
 };
 
-function purificationText(p: DefenseReport['purification']): string {
+function chainText(p: Chain | null): string {
   if (!p) return '-';
   const steps = p.steps ?? p.tStar;
   const sampler = steps < p.tStar ? `DDIM η=${p.eta ?? 0}, ${steps} of ${p.tStar} steps` : `DDPM, ${steps} steps`;
@@ -85,11 +125,69 @@ function purificationText(p: DefenseReport['purification']): string {
 function attackText(a: AttackResult): string {
   const s = a.settings;
   const step = a.attack.startsWith('apgd') ? 'APGD step schedule (2ε, halving)' : a.attack === 'fgsm' ? 'one step of ε' : `α=${(s.stepSize ?? (2.5 * s.eps) / s.steps).toPrecision(3)}`;
-  const steps = a.attack === 'fgsm' ? '1 step' : `${s.steps} steps`;
-  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps}, ${step}, ${a.loss.toUpperCase()} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot}`;
+  const steps = a.attack === 'fgsm' ? 1 : s.steps;
+  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${a.loss.toUpperCase()} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradients per image)`;
 }
 
 const perImage = (seconds: number) => (seconds < 1 ? `${(1000 * seconds).toFixed(0)} ms` : `${seconds.toFixed(1)} s`);
+
+/** Per seed [image] flags of one table column: clean, robust to an attack, or the worst case. */
+function columnFlags(d: DefenseReport, column: string): boolean[][] | null {
+  if (column === 'clean') return d.flags.clean;
+  if (column === 'worst case') return worstCaseFlags(d.flags);
+  return d.flags.attacks[column] ? robustFlags(d.flags, column) : null;
+}
+
+/** Exact McNemar of agdm against every other defence, per column and seed, on the images both measured. */
+function pairedSection(defenses: DefenseReport[], attackNames: string[]): string[] {
+  const agdm = defenses.find((d) => d.defense === 'agdm');
+  const others = defenses.filter((d) => d !== agdm);
+  if (!agdm || !others.length) return [];
+  const lines = ['### agdm against every other row (paired, exact McNemar)', ''];
+  lines.push('Per column, over the same images and seeds: images only agdm got right / only the other row got right, and the two-sided exact', 'McNemar p (binomial on the discordant images). With several seeds, one entry per seed.', '');
+  lines.push('| agdm vs | column | agdm only / other only | p |', '|---|---|---|---|');
+  for (const other of others) {
+    const paired = other.flags.first === agdm.flags.first && other.flags.n === agdm.flags.n && other.flags.clean.length === agdm.flags.clean.length;
+    for (const column of ['clean', ...attackNames, 'worst case']) {
+      const a = columnFlags(agdm, column);
+      const b = columnFlags(other, column);
+      if (!a || !b) continue;
+      if (!paired) {
+        lines.push(`| ${other.defense} | ${column} | - | not paired: other images or seeds |`);
+        continue;
+      }
+      const tests = a.map((flags, s) => pairedMcnemar(flags, b[s]));
+      lines.push(`| ${other.defense} | ${HEADINGS[column] ?? column} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
+    }
+  }
+  return [...lines, ''];
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** What the attacker's surrogate chain saw vs what the defence did, where a surrogate was attacked. */
+function gapSection(defenses: DefenseReport[]): string[] {
+  const gaps = defenses.filter((d) => d.surrogateAccuracy);
+  if (!gaps.length) return [];
+  const lines = ['', '### Surrogate gap', '', "Accuracy on the same adversarial images as the attacker's surrogate chain scores them and as the defence does (not ANDed with clean):", ''];
+  lines.push('| defence | attack | on the surrogate | on the defence |', '|---|---|---|---|');
+  for (const d of gaps) {
+    for (const a of d.attacks) {
+      const raw = mean(d.flags.attacks[a.attack].map((f) => f.filter(Boolean).length / f.length));
+      lines.push(`| ${d.defense} | ${a.attack} | ${percent(d.surrogateAccuracy![a.attack].mean)} % | ${percent(raw)} % |`);
+    }
+  }
+  const measured = gaps.filter((d) => d.gradientGap);
+  if (measured.length) {
+    lines.push('', 'Gradient gap at the first adversarial images (per image, then the mean): cosine between the surrogate\'s and the defence\'s', 'EOT-averaged full gradients, the cosine between two independent EOT estimates of the defence\'s own gradient (the ceiling), and the norm ratio.', '');
+    lines.push('| defence | images (attack, EOT) | cos(surrogate, defence) | ceiling | ‖surrogate‖ / ‖defence‖ |', '|---|---|---|---|---|');
+    for (const d of measured) {
+      const g = d.gradientGap!;
+      lines.push(`| ${d.defense} | ${g.cosine.length} (${g.attack}, ${g.samples}) | ${mean(g.cosine).toFixed(3)} | ${mean(g.ceiling).toFixed(3)} | ${mean(g.normRatio).toFixed(3)} |`);
+    }
+  }
+  return lines;
+}
 
 function threatSection(runs: EvalReport[]): string {
   const { norm, eps } = runs[0].threat;
@@ -97,17 +195,23 @@ function threatSection(runs: EvalReport[]): string {
   const attackNames = [...new Set(defenses.flatMap((d) => d.attacks.map((a) => a.attack)))];
   const lines: string[] = [];
   lines.push(`## ${norm === 'linf' ? 'L∞' : 'L2'}, ε = ${eps}`, '');
-  lines.push(`| defence | purification | clean | ${attackNames.map((a) => HEADINGS[a] ?? a).join(' | ')} | worst case |`);
+  lines.push(`| defence | purification (scored) | clean | ${attackNames.map((a) => HEADINGS[a] ?? a).join(' | ')} | worst case |`);
   lines.push(`|---|---|---|${attackNames.map(() => '---|').join('')}---|`);
   for (const d of defenses) {
     const cells = attackNames.map((name) => {
       const a = d.attacks.find((x) => x.attack === name);
-      return a ? pct(a.robust) : '-';
+      return a ? cell(a.robust, d.flags.n) : '-';
     });
-    lines.push(`| ${d.defense} | ${purificationText(d.purification)} | ${pct(d.clean)} | ${cells.join(' | ')} | ${pct(d.worstCase)} |`);
+    lines.push(`| ${d.defense} | ${chainText(d.purification)} | ${cell(d.clean, d.flags.n)} | ${cells.join(' | ')} | ${cell(d.worstCase, d.flags.n)} |`);
   }
-  lines.push('', 'Attacks (per defence; against the bare classifier every estimator is the exact gradient and EOT is 1):', '');
-  for (const d of defenses) for (const a of d.attacks) lines.push(`- ${d.defense} / ${attackText(a)}; ${perImage(a.secondsPerImage)} per image`);
+  lines.push('');
+  lines.push(...pairedSection(defenses, attackNames));
+  lines.push('Attacks (per defence; against the bare classifier every estimator is the exact gradient and EOT is 1):', '');
+  for (const d of defenses) {
+    if (d.surrogate) lines.push(`- ${d.defense}: the attacks differentiate a surrogate chain, ${chainText(d.surrogate)}; their images are scored on the defence above`);
+    for (const a of d.attacks) lines.push(`- ${d.defense} / ${attackText(a)}; ${perImage(a.secondsPerImage)} per image`);
+  }
+  lines.push(...gapSection(defenses));
   lines.push('', '### Sanity checks', '');
   lines.push('| defence | check | result | detail |', '|---|---|---|---|');
   for (const d of defenses) {
@@ -116,11 +220,13 @@ function threatSection(runs: EvalReport[]): string {
   if (defenses.every((d) => !d.sanity.length)) lines.push('| - | (not run: --sanity-n 0) | | |');
   lines.push('', '### Runs', '');
   for (const r of runs) {
-    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: first ${r.n} ${r.dataset} test images, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}`);
-    lines.push('', '  ```', `  ${r.command}`, '  ```', '');
+    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: first ${r.n} ${r.dataset} test images, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
+    lines.push('', '  ```', ...r.commands.map((c) => `  ${c}`), '  ```', '');
   }
   return lines.join('\n');
 }
+
+const modelText = (m: ModelRecord | null) => (m ? `\`${m.name}\` (sha256 ${m.sha256.slice(0, 12)})` : '-');
 
 export function renderReport(runs: EvalReport[], title: string): string {
   const groups = new Map<string, EvalReport[]>();
@@ -132,10 +238,12 @@ export function renderReport(runs: EvalReport[], title: string): string {
   return [
     `# ${title}`,
     '',
-    `Classifier \`${m.classifier}\`, denoiser \`${m.denoiser}\`, AGDM guidance network \`${m.guidance}\`. Accuracies are over the first N test images,`,
-    'mean ± standard deviation over seeds; a seed fixes the attack\'s randomness and the defence\'s evaluation noise. Clean accuracy is the',
-    "pipeline's (purified when a defence is on). Robust accuracy scores the attack's final images through the defence with noise no attack",
-    'sample ever used. Worst case: an image counts only if it survived every attack of its row.',
+    `Classifier ${modelText(m.classifier)}, denoiser ${modelText(m.denoiser)}, AGDM guidance network ${modelText(m.guidance)}; full hashes in the JSON.`,
+    'Accuracies are over the first N test images: mean ± standard deviation over seeds, then the Wilson 95 % interval of N images at',
+    'that accuracy (the images are the sampling unit; a seed fixes the attack\'s randomness and the defence\'s evaluation noise). Clean',
+    "accuracy is the pipeline's (purified when a defence is on). Robust accuracy scores the attack's final images through the defence",
+    'named in the row, with noise no attack sample ever used, and counts an image only if its clean version is also classified correctly',
+    "(AutoAttack's convention); the worst case counts an image only if it is clean correct and survived every attack of its row.",
     '',
     'Gradients: "full gradient" back-propagates through every reverse step, the ε-UNet included (gradient checkpointing), with the noise of',
     'each EOT sample held fixed. It is exact for DiffPure and GDMP (GDMP\'s guidance x′_t − x_t is linear, both in x_t and in the input).',

@@ -1,22 +1,31 @@
+// `purify eval`: clean and robust accuracy of defences under adaptive attacks, image by image.
+// Every adversarial image is scored on the defence the flags name (by default the shipped one at
+// PURIFY_DEFAULTS: full DDPM chains); --attack-purify-steps/--attack-eta/--attack-tstar give the
+// attacks a cheaper surrogate chain to differentiate instead, and the report measures the gap.
+// --shard K/N evaluates one block of the images; finished batches are checkpointed so a killed
+// run resumes; `purify eval merge` joins shards (and renders several runs) into one report.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
-import type { Defense, DefenseName, Pipeline } from '../../engine/attacks/pipeline.ts';
+import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/attacks/pipeline.ts';
 import type { Norm } from '../../engine/attacks/project.ts';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { imageGrid, type GridRow } from '../../engine/data/grid.ts';
-import { evaluate, type AttackConfig, type EvalResult } from '../../engine/eval/evaluate.ts';
+import { evaluate, type AttackConfig, type EvalResult, type ImageRange, type KeyedStore } from '../../engine/eval/evaluate.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
-import { sanityChecks } from '../../engine/eval/sanity.ts';
-import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
+import { sanityChecks, type SanityCheck } from '../../engine/eval/sanity.ts';
+import { parseShard, shardRange } from '../../engine/eval/shard.ts';
+import { surrogateGap } from '../../engine/eval/surrogate-gap.ts';
+import { classifierPath, denoiserPath, loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import { assertModelsFit } from '../../engine/purify/session.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
-import { fingerprint } from './fingerprint.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import type { Engine } from '../../engine/runtime.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
-import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
+import { reportRows, renderReport, type DefenseReport, type EvalReport, type GapReport, type ModelRecord } from './eval-report.ts';
+import { folderStore } from './eval-store.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyOptionsFrom } from './purify-options.ts';
 
@@ -40,7 +49,14 @@ function write(path: string, data: string | Uint8Array): void {
   writeFileSync(path, data);
 }
 
+/** The command line as a shell would need it typed (arguments with spaces or quotes quoted). */
+const shellLine = (argv: string[]) => ['purify', 'eval', ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+
+const sha256 = (text: string | Uint8Array) => createHash('sha256').update(text).digest('hex');
+const modelRecord = (name: string, file: string): ModelRecord => ({ name, file, sha256: sha256(readFileSync(file)) });
+
 export async function run(argv: string[]): Promise<void> {
+  if (argv[0] === 'merge') return (await import('./eval-merge.ts')).run(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -62,6 +78,11 @@ export async function run(argv: string[]): Promise<void> {
       batch: { type: 'string', default: '64' },
       tstar: { type: 'string' },
       'purify-steps': { type: 'string' },
+      'purify-eta': { type: 'string' },
+      'attack-tstar': { type: 'string' },
+      'attack-purify-steps': { type: 'string' },
+      'attack-eta': { type: 'string' },
+      'gap-n': { type: 'string', default: '4' },
       scale: { type: 'string' },
       'scale-schedule': { type: 'string', default: 'constant' },
       'class-weight': { type: 'string' },
@@ -71,22 +92,14 @@ export async function run(argv: string[]): Promise<void> {
       'gdmp-distance': { type: 'string' },
       'sanity-n': { type: 'string', default: '16' },
       examples: { type: 'string', default: '8' },
+      shard: { type: 'string' },
+      checkpoint: { type: 'string' },
       json: { type: 'string' },
       md: { type: 'string' },
       grid: { type: 'string' },
       title: { type: 'string', default: 'MNIST robustness under adaptive attacks' },
-      merge: { type: 'string' },
-      notes: { type: 'string' },
     },
   });
-  if (values.merge) {
-    const runs = values.merge.split(',').flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]);
-    if (values.json) write(values.json, JSON.stringify(runs, null, 2) + '\n');
-    const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
-    if (values.md) write(values.md, md + '\n');
-    else console.log(md);
-    return;
-  }
   const norm = values.norm as Norm;
   if (norm !== 'linf' && norm !== 'l2') throw new Error(`--norm must be linf or l2, got "${values.norm}"`);
   const eps = positive(values.eps ?? (norm === 'linf' ? '0.3' : '2'), 'eps', false);
@@ -100,10 +113,16 @@ export async function run(argv: string[]): Promise<void> {
   const seeds = Array.from({ length: seedCount }, (_, i) => firstSeed + i);
   const batch = positive(values.batch, 'batch');
   const sanityN = Number(values['sanity-n']);
+  const gapN = Number(values['gap-n']);
+  const shard = values.shard ? parseShard(values.shard) : null;
+  const checkpoint = values.checkpoint ?? (values.json ? `${values.json}.checkpoint` : undefined);
 
   const engine = await engineFrom(values);
   const data = loadDataset(values.data as DatasetName, 'test', { limit: positive(values.n, 'n') });
   const n = data.n;
+  const range: ImageRange = shard ? shardRange(shard, n) : { start: 0, end: n };
+  const sanityM = Math.min(sanityN, n);
+  if (sanityM > 0 && range.start === 0 && range.end < sanityM) throw new Error(`--sanity-n ${sanityN} needs the first ${sanityM} images in shard 0, which holds ${range.end}: use fewer shards or a smaller --sanity-n`);
   const classifier = await loadClassifier(engine, values.classifier);
   const denoiser = defenses.some((d) => d !== 'none') ? await loadDenoiser(engine, values.denoiser) : null;
   const guide = defenses.includes('agdm') ? await loadClassifier(engine, values.guidance) : undefined;
@@ -115,16 +134,17 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   const report: Omit<EvalReport, 'rows'> = {
-    command: `purify eval ${argv.join(' ')}`,
+    commands: [shellLine(argv)],
     date: new Date().toISOString().slice(0, 10),
     adapter: engine.gpu.adapterName,
     dataset: values.data,
     n,
+    ...(shard && { shard: { ...shard, ...range } }),
     seeds,
     models: {
-      classifier: `${classifier.name} (${await fingerprint(classifier.params)})`,
-      denoiser: denoiser ? `${denoiser.name} (${await fingerprint(denoiser.params)})` : values.denoiser,
-      guidance: guide ? `${guide.name} (${await fingerprint(guide.params)})` : values.guidance,
+      classifier: modelRecord(classifier.name, classifierPath(values.classifier)),
+      denoiser: denoiser ? modelRecord(denoiser.name, denoiserPath(values.denoiser)) : null,
+      guidance: guide ? modelRecord(guide.name, classifierPath(values.guidance)) : null,
     },
     threat: { norm, eps },
     defenses: [],
@@ -137,49 +157,99 @@ export async function run(argv: string[]): Promise<void> {
   };
   for (const name of defenses) {
     const pipeline = pipelineFor(name, classifier, denoiser, guide, values);
+    const surrogate = surrogateFor(pipeline, values);
+    // Everything that decides this defence's per-image results; a checkpoint of other settings is refused.
+    const fingerprint = sha256(JSON.stringify({ dataset: values.data, models: report.models, threat: report.threat, attacks, defense: pipeline.defense?.options ?? null, surrogate: surrogate?.defense.options ?? null }));
+    const store = checkpoint ? folderStore(join(checkpoint, name), fingerprint) : undefined;
     // Labels repeat across defences; each defence's bars start afresh.
     bars.clear();
-    console.error(`\n== ${name}: ${attackNames.join(', ')} on ${n} images × ${seeds.length} seed(s)`);
-    const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, examples: Number(values.examples), onProgress });
+    console.error(`\n== ${name}: ${attackNames.join(', ')} on images ${range.start}–${range.end - 1} of ${n} × ${seeds.length} seed(s)${surrogate ? ' (attacks differentiate a surrogate chain)' : ''}`);
+    const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, surrogate: surrogate ?? undefined, range, store, examples: Number(values.examples), onProgress });
     results.push(result);
-    const probe = attacks.find((a) => a.name !== 'bpda-eot' && a.name !== 'fgsm') ?? attacks[0];
-    const m = Math.min(sanityN, n);
-    const sanity =
-      m > 0
-        ? await sanityChecks(engine, pipeline, { images: data.images, labels: data.labels, n: m }, {
-            attack: probe,
-            n: m,
-            seed: seeds[0],
-            batch,
-            accuracy: result.correct.attacks[probe.name][0].slice(0, m).filter(Boolean).length / m,
-            onProgress: (label, done, total) => onProgress(`sanity: ${label}`, done, total),
-          })
-        : [];
-    const defense: DefenseReport = { defense: name, purification: pipeline.defense ? { ...pipeline.defense.options } : null, clean: result.clean, worstCase: result.worstCase, attacks: result.attacks, sanity, seconds: result.seconds };
+    // The checks run on the first images, so only the shard holding them runs them.
+    const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];
+    const gradientGap = surrogate && gapN > 0 && result.examples ? await stored(store, 'gradient-gap', () => measureGap(engine, pipeline as DefendedPipeline, surrogate, result, attacks, Math.min(gapN, result.examples!.n), seeds[0])) : undefined;
+    const defense: DefenseReport = {
+      defense: name,
+      purification: pipeline.defense ? { ...pipeline.defense.options } : null,
+      surrogate: surrogate ? { ...surrogate.defense.options } : null,
+      clean: result.clean,
+      worstCase: result.worstCase,
+      attacks: result.attacks,
+      ...(result.surrogateAccuracy && { surrogateAccuracy: result.surrogateAccuracy }),
+      ...(gradientGap && { gradientGap }),
+      flags: result.flags,
+      sanity,
+      seconds: result.seconds,
+    };
     report.defenses.push(defense);
-    printDefense(defense, n, seeds.length);
+    printDefense(defense, seeds.length);
     save();
   }
-  if (values.grid) {
+  if (values.grid && results.some((r) => r.examples)) {
     write(values.grid, imageGrid(await gridRows(engine, classifier, results)));
     console.error(`grid written to ${values.grid}`);
   }
   console.log(renderReport([{ ...report, rows: reportRows(report) }], values.title));
-  if (values.json) console.error(`results written to ${values.json}`);
+  if (values.json) console.error(`results written to ${values.json}${shard ? ` (shard ${shard.index}/${shard.count}: join the shards with purify eval merge)` : ''}`);
   engine.destroy();
+}
+
+/** A store's value under key, computed and stored on the first run (a resumed run skips the work). */
+async function stored<T>(store: KeyedStore | undefined, key: string, compute: () => Promise<T>): Promise<T> {
+  const found = store?.get<T>(key);
+  if (found !== undefined) return found;
+  const value = await compute();
+  store?.put(key, value);
+  return value;
+}
+
+function runSanity(engine: Engine, pipeline: Pipeline, data: { images: Float32Array; labels: ArrayLike<number> }, result: EvalResult, attacks: AttackConfig[], m: number, seed: number, batch: number, onProgress: (label: string, done: number, total: number) => void): Promise<SanityCheck[]> {
+  const probe = attacks.find((a) => a.name !== 'bpda-eot' && a.name !== 'fgsm') ?? attacks[0];
+  return sanityChecks(engine, pipeline, { images: data.images, labels: data.labels, n: m }, {
+    attack: probe,
+    n: m,
+    seed,
+    batch,
+    accuracy: result.flags.attacks[probe.name][0].slice(0, m).filter(Boolean).length / m,
+    onProgress: (label, done, total) => onProgress(`sanity: ${label}`, done, total),
+  });
+}
+
+/** The gradient gap at the first full-gradient attack's adversarial images (the grid's examples). */
+async function measureGap(engine: Engine, truth: DefendedPipeline, surrogate: DefendedPipeline, result: EvalResult, attacks: AttackConfig[], m: number, seed: number): Promise<GapReport> {
+  const ex = result.examples!;
+  const attack = (attacks.find((a) => a.name !== 'bpda-eot') ?? attacks[0]).name;
+  const [c, h, w] = truth.classifier.imageShape;
+  const samples = attacks[0].settings.eot;
+  console.error(`   gradient gap: surrogate vs defence at ${m} ${attack} images, EOT ${samples}`);
+  const gap = await engine.scopeAsync(() => surrogateGap(truth, surrogate, fromArray(engine, ex.attacks[attack].adversarial.slice(0, m * c * h * w), [m, c, h, w]), ex.labels.slice(0, m), { samples, seed, firstIndex: 0 }));
+  return { attack, samples, ...gap };
 }
 
 function pipelineFor(name: DefenseName, classifier: Classifier, denoiser: Denoiser | null, guide: Classifier | undefined, values: Record<string, string | boolean | undefined>): Pipeline {
   if (name === 'none') return { classifier };
   const { seed: _seed, ...options } = purifyOptionsFrom({ ...values, steps: values['purify-steps'] }, name);
-  const defense: Defense = { denoiser: denoiser!, guide: name === 'agdm' ? guide : undefined, options };
+  const eta = values['purify-eta'] === undefined ? {} : { eta: Number(values['purify-eta']) };
+  const defense: Defense = { denoiser: denoiser!, guide: name === 'agdm' ? guide : undefined, options: { ...options, ...eta } };
   return { classifier, defense };
 }
 
-function printDefense(d: DefenseReport, n: number, seeds: number): void {
+/** The chain the attacks differentiate when --attack-* flags ask for one other than the defence; null otherwise. */
+export function surrogateFor(p: Pipeline, values: Record<string, string | boolean | undefined>): DefendedPipeline | null {
+  const flags = { tStar: values['attack-tstar'], steps: values['attack-purify-steps'], eta: values['attack-eta'] };
+  const given = Object.entries(flags).filter(([, v]) => v !== undefined);
+  if (!p.defense || !given.length) return null;
+  for (const [k, v] of given) if (!Number.isFinite(Number(v)) || Number(v) < 0) throw new Error(`--attack-${k === 'steps' ? 'purify-steps' : k === 'tStar' ? 'tstar' : 'eta'} must be a non-negative number, got "${v}"`);
+  const options = { ...p.defense.options, ...Object.fromEntries(given.map(([k, v]) => [k, Number(v)])) };
+  if (flags.eta !== undefined && !((options.steps ?? options.tStar) < options.tStar)) throw new Error('--attack-eta needs a DDIM surrogate: --attack-purify-steps below t*');
+  return { classifier: p.classifier, defense: { ...p.defense, options } };
+}
+
+function printDefense(d: DefenseReport, seeds: number): void {
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
-  console.error(`-- ${d.defense}: clean ${pct(d.clean.mean)}, worst case ${pct(d.worstCase.mean)} (${n} images × ${seeds} seeds, ${formatTime(d.seconds)})`);
-  for (const a of d.attacks) console.error(`   ${a.attack.padEnd(9)} ${pct(a.robust.mean)}  (${a.secondsPerImage.toFixed(2)} s / image)`);
+  console.error(`-- ${d.defense}: clean ${pct(d.clean.mean)}, worst case ${pct(d.worstCase.mean)} (${d.flags.n} images × ${seeds} seeds, ${formatTime(d.seconds)})`);
+  for (const a of d.attacks) console.error(`   ${a.attack.padEnd(9)} ${pct(a.robust.mean)}  (${a.secondsPerImage.toFixed(2)} s / image)${d.surrogateAccuracy ? `; on the surrogate ${pct(d.surrogateAccuracy[a.attack].mean)}` : ''}`);
   for (const c of d.sanity) console.error(`   sanity: ${c.passed === null ? 'n/a ' : c.passed ? 'pass' : 'FAIL'} ${c.name}: ${c.detail}`);
 }
 

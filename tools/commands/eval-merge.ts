@@ -1,0 +1,94 @@
+// `purify eval merge FILE.json...`: joins the shards of a run (--shard K/N, each with its image
+// block's flags) into the report the unsharded run writes, and renders several runs (other
+// defences, norms) side by side. Shards must come from one run — the same data, weights, seeds,
+// threat, defences and attacks — and cover every image exactly once; anything else is refused.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { joinFlags, summarizeFlags } from '../../engine/eval/flags.ts';
+import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
+
+/** What makes two files shards of one run: everything but the shard, timing, machine and command. */
+function runIdentity(r: EvalReport): string {
+  const defenses = r.defenses.map((d) => ({ defense: d.defense, purification: d.purification, surrogate: d.surrogate, attacks: d.attacks.map((a) => ({ ...a, robust: undefined, secondsPerImage: undefined })) }));
+  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models: r.models, threat: r.threat, defenses });
+}
+
+function joinDefense(parts: DefenseReport[], n: number): DefenseReport {
+  const flags = joinFlags(parts.map((d) => d.flags));
+  if (flags.first !== 0 || flags.n !== n) throw new RangeError(`${parts[0].defense}: the shards cover images ${flags.first}–${flags.first + flags.n - 1}, not 0–${n - 1}`);
+  const s = summarizeFlags(flags);
+  const [head] = parts;
+  // Attack time per image: each shard's total over all images.
+  const secondsPerImage = (i: number) => parts.reduce((t, d) => t + d.attacks[i].secondsPerImage * d.flags.n, 0) / n;
+  const firstPart = parts.find((d) => d.flags.first === 0)!;
+  return {
+    defense: head.defense,
+    purification: head.purification,
+    surrogate: head.surrogate,
+    clean: s.clean,
+    worstCase: s.worstCase,
+    attacks: head.attacks.map((a, i) => ({ ...a, robust: s.robust[a.attack], secondsPerImage: secondsPerImage(i) })),
+    ...(s.surrogate && { surrogateAccuracy: s.surrogate }),
+    // The sanity checks and the gradient gap run on the first images: shard 0 has them.
+    ...(firstPart.gradientGap && { gradientGap: firstPart.gradientGap }),
+    flags,
+    sanity: firstPart.sanity,
+    seconds: parts.reduce((t, d) => t + d.seconds, 0),
+  };
+}
+
+/** Joins one run's shards (a whole run passes through unchanged). */
+export function joinShards(shards: EvalReport[]): EvalReport {
+  const whole = shards.filter((r) => !r.shard);
+  if (whole.length) {
+    if (shards.length > 1) throw new RangeError('a whole (unsharded) run was given together with other files of the same run');
+    return whole[0];
+  }
+  const count = shards[0].shard!.count;
+  const indices = shards.map((r) => r.shard!.index).sort((a, b) => a - b);
+  if (shards.some((r) => r.shard!.count !== count) || indices.join() !== Array.from({ length: count }, (_, i) => i).join()) {
+    throw new RangeError(`shards ${indices.map((i) => `${i}/${count}`).join(', ')} given: a run of ${count} shards needs each of 0/${count} … ${count - 1}/${count} once`);
+  }
+  const [head] = shards;
+  const { shard: _shard, ...rest } = head;
+  const report = {
+    ...rest,
+    commands: [...shards].sort((a, b) => a.shard!.index - b.shard!.index).flatMap((r) => r.commands),
+    date: shards.map((r) => r.date).sort().at(-1)!,
+    adapter: [...new Set(shards.map((r) => r.adapter))].join(', '),
+    defenses: head.defenses.map((d, i) => joinDefense(shards.map((r) => r.defenses[i]), head.n)),
+  };
+  return { ...report, rows: reportRows(report) };
+}
+
+/** Groups files by run and joins each group's shards, in the order the runs first appear. */
+export function mergeReports(reports: EvalReport[]): EvalReport[] {
+  const groups = new Map<string, EvalReport[]>();
+  for (const r of reports) groups.set(runIdentity(r), [...(groups.get(runIdentity(r)) ?? []), r]);
+  return [...groups.values()].map(joinShards);
+}
+
+function write(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'string' },
+      md: { type: 'string' },
+      title: { type: 'string', default: 'MNIST robustness under adaptive attacks' },
+      notes: { type: 'string' },
+    },
+  });
+  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md]');
+  const runs = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]));
+  if (values.json) write(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
+  const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
+  if (values.md) write(values.md, md + '\n');
+  else console.log(md);
+}
