@@ -126,7 +126,7 @@ function attackText(a: AttackResult): string {
   const s = a.settings;
   const step = a.attack.startsWith('apgd') ? 'APGD step schedule (2ε, halving)' : a.attack === 'fgsm' ? 'one step of ε' : `α=${(s.stepSize ?? (2.5 * s.eps) / s.steps).toPrecision(3)}`;
   const steps = a.attack === 'fgsm' ? 1 : s.steps;
-  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${a.loss.toUpperCase()} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradients per image)`;
+  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${a.loss.toUpperCase()} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradient${steps * a.eot === 1 ? '' : 's'} per image)`;
 }
 
 const perImage = (seconds: number) => (seconds < 1 ? `${(1000 * seconds).toFixed(0)} ms` : `${seconds.toFixed(1)} s`);

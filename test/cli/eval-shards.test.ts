@@ -1,0 +1,63 @@
+// `purify eval --shard K/N` + `purify eval merge` end to end with the shipped models on a tiny
+// budget: the merged JSON and report equal the unsharded run's (all but wall times, dates and the
+// command lines), the JSON records per-image flags, seeds, weight hashes and the exact commands, and
+// merge refuses an incomplete set of shards.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { classifierPath } from '../../engine/models/catalog.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'purify-eval-cli-'));
+const BASE = ['eval', '--defense', 'none,agdm', '--tstar', '1', '--attack', 'pgd,fgsm', '--eps', '0.15', '--steps', '2', '--eot', '1', '--n', '6', '--batch', '2', '--seeds', '2', '--sanity-n', '0', '--examples', '0'];
+
+function purify(...args: string[]): string {
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', ...args], { encoding: 'utf8', timeout: 10 * 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** The report without what differs between any two runs: wall times, dates, machine, command lines. */
+function measured(json: string): unknown {
+  return JSON.parse(readFileSync(json, 'utf8'), (key, value) => (['seconds', 'secondsPerImage', 'date', 'adapter', 'commands'].includes(key) ? undefined : value));
+}
+const tables = (md: string) => readFileSync(md, 'utf8').split('\n').filter((l) => l.startsWith('|'));
+
+test('two shards merged equal the unsharded run', () => {
+  purify(...BASE, '--json', join(dir, 'whole.json'), '--md', join(dir, 'whole.md'));
+  for (const k of [1, 0]) purify(...BASE, '--shard', `${k}/2`, '--json', join(dir, `shard-${k}.json`));
+  purify('eval', 'merge', join(dir, 'shard-0.json'), join(dir, 'shard-1.json'), '--json', join(dir, 'merged.json'), '--md', join(dir, 'merged.md'));
+  assert.equal(measured(join(dir, 'merged.json')), measured(join(dir, 'whole.json')));
+  assert.equal(tables(join(dir, 'merged.md')), tables(join(dir, 'whole.md')));
+
+  const whole = JSON.parse(readFileSync(join(dir, 'whole.json'), 'utf8'));
+  assert.equal(whole.seeds, [0, 1]);
+  assert.is(whole.models.classifier.sha256, createHash('sha256').update(readFileSync(classifierPath('mnist-cnn'))).digest('hex'));
+  assert.match(whole.commands[0], /^purify eval --defense none,agdm .* --json /);
+  const agdm = whole.defenses[1];
+  assert.equal(agdm.purification.tStar, 1);
+  assert.is(agdm.surrogate, null, 'no surrogate was asked for');
+  assert.is(agdm.flags.clean.length, 2);
+  assert.is(agdm.flags.attacks.pgd[0].length, 6);
+  // Flags that are all equal would make the comparison vacuous.
+  const all = whole.defenses.flatMap((d: { flags: { attacks: Record<string, boolean[][]> } }) => Object.values(d.flags.attacks).flat(2));
+  assert.ok(all.includes(true) && all.includes(false), 'ε = 0.15 should fool some images and not others');
+  const merged = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8'));
+  assert.is(merged.commands.length, 2);
+  assert.not.ok('shard' in merged);
+  const md = readFileSync(join(dir, 'whole.md'), 'utf8');
+  assert.match(md, /### agdm against every other row \(paired, exact McNemar\)/);
+  assert.match(md, /\| none \| clean \| \d+ \/ \d+, \d+ \/ \d+ \| [\d.]+, [\d.]+ \|/);
+  assert.match(md, /% \[\d+\.\d, \d+\.\d\]/, 'Wilson intervals in the table');
+});
+
+test('merge refuses a missing shard', () => {
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'shard-1.json')], { encoding: 'utf8' });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /shards 1\/2 given: a run of 2 shards needs each of 0\/2 … 1\/2 once/);
+});
+
+test.run();
