@@ -67,8 +67,24 @@ ${DEVICE}`,
   sample: { summary: 'sample [--n 16] [--seed N] [--out FILE.png]: unconditional DDPM samples from pure noise (all T steps)', details: DEVICE },
   'serve-demo': { summary: 'serve-demo [--port P]: serve the WebGPU browser demo on 127.0.0.1' },
   eval: {
-    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--json F] [--md F] [--grid F.png] | eval --merge A.json,B.json [--notes N.md] --md F',
-    details: `${PURIFY}\n\n${DEVICE}`,
+    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md]',
+    details: `evaluation options:
+  --steps K --eot K --step-size A   the attack's iterations, EOT samples per gradient, PGD step (default 2.5ε/K)
+  --n N --seeds S --seed N          the first N test images; S scoring seeds from N (default 1 from 0)
+  --purify-steps N --purify-eta E   the defence every adversarial image is scored on; default: full DDPM chains at the
+                                    defaults above (t*, s), the shipped defence
+  --attack-purify-steps N --attack-eta E --attack-tstar N
+                                    a surrogate chain for the attacks to differentiate (e.g. 10 DDIM steps); its images
+                                    are still scored on the defence, and the report shows the gap (accuracy on both,
+                                    and the gradient cosine at the first --gap-n adversarial images; default 4)
+  --shard K/N                       evaluate block K (0 … N−1) of the N image blocks; join with purify eval merge
+  --checkpoint DIR                  finished batches (default: JSON.checkpoint next to --json); a rerun resumes
+  --sanity-n N --examples N         sanity checks on the first N images (shard 0); grid examples
+merge joins the shards of one run into the report the unsharded run writes, and renders several runs together.
+
+${PURIFY}
+
+${DEVICE}`,
   },
   card: {
     summary: 'card WEIGHTS [--n 1000] [--restarts 5] [--eps 0.3] [--seed S] [--only 1,3] [--curve F.jsonl] [--json F] [--md F] [--resume]: a classifier\'s model card: clean accuracy on the test set, robust accuracy per image under PGD-40/100 (two step sizes) and APGD-CE/DLR',
