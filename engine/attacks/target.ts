@@ -14,6 +14,7 @@ import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } 
 export type Estimator = 'full' | 'bpda';
 
 export interface AttackTarget {
+  imageShape: [number, number, number];
   classes: number;
   /** Whether the output depends on the noise draw; attacks average EOT samples only then. */
   randomised: boolean;
@@ -24,15 +25,15 @@ export interface AttackTarget {
 }
 
 export function pipelineTarget(p: Pipeline): AttackTarget {
-  const classes = p.classifier.classes;
+  const { classes, imageShape } = p.classifier;
   const logits = (x: Tensor, draw: NoiseDraw) => pipelineLogits(p, x, draw);
   if (!p.defense) {
     // Every estimator of a bare classifier is its exact gradient, and no draw changes it.
-    return { classes, randomised: false, logits, sample: (_estimator, labels, loss) => {
+    return { imageShape, classes, randomised: false, logits, sample: (_estimator, labels, loss) => {
       const gradient = classifierGradient(p.classifier, labels, loss);
       return (x) => gradient(x, 0);
     } };
   }
   const d = p as DefendedPipeline;
-  return { classes, randomised: true, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
+  return { imageShape, classes, randomised: true, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
 }
