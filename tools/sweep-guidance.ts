@@ -1,13 +1,18 @@
 // Measures clean and attacked accuracy of a guided purifier (agdm, or gdmp with either distance) over
 // guidance scales, with diffpure as the unguided reference, to choose the defaults. Attack: PGD on
-// the bare classifier (the demo's setting).
+// the bare classifier (the demo's setting). It tunes only on images no evaluation scores
+// (engine/eval/tuning-split.ts): MNIST test images 5,000–9,999 (the default, from 5,000) or
+// training images; a range reaching into the evaluation images is refused before anything runs.
+// The images used are printed and recorded in --md and --json.
 // Usage: node --import tsx tools/sweep-guidance.ts [--method agdm|gdmp] [--gdmp-distance mse|ssim]
-//        [--n 32] [--scales 0,100,300,1000] [--tstar N] [--variants both|latent] [--md FILE]
+//        [--split test|train] [--start 5000] [--n 32] [--scales 0,100,300,1000] [--tstar N]
+//        [--variants both|latent] [--md FILE] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { lossGradient } from '../engine/attacks/objectives.ts';
 import { pgd } from '../engine/attacks/pgd.ts';
-import { loadDataset } from '../engine/data/datasets.ts';
+import { loadDataset, type DatasetSplit } from '../engine/data/datasets.ts';
+import { EVALUATION_RANGE, TUNING_TEST_RANGE, checkTuningRange, describeRange, type ImageRange } from '../engine/eval/tuning-split.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray, labelTensor } from '../engine/ops/index.ts';
 import { purifyAndClassify } from '../engine/purify/defended.ts';
@@ -19,6 +24,9 @@ import { engineFrom } from './commands/options.ts';
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '32' },
+    split: { type: 'string', default: 'test' },
+    start: { type: 'string' },
+    json: { type: 'string' },
     scales: { type: 'string', default: '0,100,300,1000' },
     method: { type: 'string', default: 'agdm' },
     'gdmp-distance': { type: 'string', default: 'mse' },
@@ -29,21 +37,31 @@ const { values } = parseArgs({
   },
 });
 const n = Number(values.n);
+const ATTACK = { norm: 'linf' as const, eps: 0.3, steps: 40, stepSize: 0.01, seed: 1 };
+const split = values.split as DatasetSplit;
+if (split !== 'test' && split !== 'train') throw new Error(`--split must be test or train, got "${values.split}"`);
+const start = Number(values.start ?? (split === 'test' ? TUNING_TEST_RANGE.start : 0));
+const range: ImageRange = { split, start, end: start + n };
+checkTuningRange(range);
 const method = values.method as 'agdm' | 'gdmp';
 if (method !== 'agdm' && method !== 'gdmp') throw new Error(`--method must be agdm or gdmp, got "${method}"`);
 const gdmpDistance = values['gdmp-distance'] as GdmpDistance;
 if (!GDMP_DISTANCES.includes(gdmpDistance)) throw new Error(`--gdmp-distance must be ${GDMP_DISTANCES.join(' or ')}`);
 const tStar = Number(values.tstar ?? PURIFY_DEFAULTS.methods[method].tStar);
 const label = method === 'gdmp' ? `gdmp (${gdmpDistance})` : 'agdm';
+const loaded = loadDataset('mnist', split, { limit: range.end });
+if (loaded.n < range.end) throw new Error(`${describeRange(range)}: the data folder has only ${loaded.n} MNIST ${split} images (set PURIFY_DATA)`);
+const data = { images: loaded.images.subarray(start * 784, range.end * 784), labels: loaded.labels.slice(start, range.end) };
+const tunedOn = `tuned on ${describeRange(range)} (never evaluated: evaluations use ${describeRange(EVALUATION_RANGE)})`;
+console.log(tunedOn);
 const engine = await engineFrom({}, true);
-const data = loadDataset('mnist', 'test', { limit: n });
 const classifier = await loadClassifier(engine, 'mnist-cnn');
 const guide = method === 'agdm' ? await loadClassifier(engine, 'mnist-guidance') : undefined;
 const denoiser = await loadDenoiser(engine);
 const labels = Array.from(data.labels);
 const x = engine.keep(fromArray(engine, data.images, [n, 1, 28, 28]));
 const y = engine.keep(labelTensor(engine, labels, 10));
-const adv = await pgd(x, lossGradient(classifier, y), { norm: 'linf', eps: 0.3, steps: 40, stepSize: 0.01, randomStart: true, seed: 1 });
+const adv = await pgd(x, lossGradient(classifier, y), { ...ATTACK, randomStart: true });
 const acc = (p: number[]) => p.filter((v, i) => v === labels[i]).length / n;
 
 const variants: { name: string; opts: Partial<PurifyOptions> }[] = [];
@@ -53,15 +71,19 @@ for (const s of values.scales.split(',').map(Number)) {
   if (method === 'agdm' && values.variants !== 'both' && s > 0) variants.push({ name: `agdm s=${s} (latent term only)`, opts: { scale: s, agdm: { classWeight: 0 } } });
 }
 const rows: string[] = [];
+const records: { purifier: string; tStar: number; clean: number; attacked: number; secondsPerImage: number }[] = [];
 console.log(`| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|`);
 for (const v of [...variants, { name: 'diffpure', opts: { method: 'diffpure' as const, tStar: 100 } }]) {
   const opts: PurifyOptions = { method, tStar, seed: Number(values.seed), ...v.opts };
   const t0 = performance.now();
   const clean = await purifyAndClassify(denoiser, classifier, x, opts, guide);
   const attacked = await purifyAndClassify(denoiser, classifier, adv, opts, guide);
-  const row = `| ${v.name} | ${opts.tStar} | ${(100 * acc(clean.predictions)).toFixed(1)} % | ${(100 * acc(attacked.predictions)).toFixed(1)} % | ${((performance.now() - t0) / 2000 / n).toFixed(2)} |`;
+  const r = { purifier: v.name, tStar: opts.tStar, clean: acc(clean.predictions), attacked: acc(attacked.predictions), secondsPerImage: (performance.now() - t0) / 2000 / n };
+  const row = `| ${r.purifier} | ${r.tStar} | ${(100 * r.clean).toFixed(1)} % | ${(100 * r.attacked).toFixed(1)} % | ${r.secondsPerImage.toFixed(2)} |`;
   console.log(row);
   rows.push(row);
+  records.push(r);
 }
-if (values.md) writeFileSync(values.md, `| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
+if (values.md) writeFileSync(values.md, `${tunedOn[0].toUpperCase()}${tunedOn.slice(1)}.\n\n| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
+if (values.json) writeFileSync(values.json, JSON.stringify({ dataset: 'mnist', images: range, evaluationImages: EVALUATION_RANGE, attack: { name: 'pgd', ...ATTACK }, seed: Number(values.seed), rows: records }, null, 2) + '\n');
 process.exit(0);
