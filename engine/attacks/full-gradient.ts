@@ -6,42 +6,40 @@
 // keeps only each step's input x_t; the backward pass walks the steps in reverse, re-running step
 // i under valueAndGrad seeded with ∂L/∂x_{t−1} to get ∂L/∂x_t.
 //
-// What is exact and what is a stop-gradient:
-//  - diffpure: exact.
-//  - gdmp, mse: exact. g = x′_t − x_t is linear in x_t and in the input x′
-//    (x′_t = √ᾱ_t·x′ + √(1−ᾱ_t)·ε_t), and both paths are differentiated.
-//  - gdmp, ssim: g = ∇SSIM(x_t, x′_t) is held constant in each step (stop-gradient), because
-//    valueAndGrad cannot nest and the exact term needs SSIM's Hessian–vector product; its
-//    dependence on x_t and on the input x′ (through x′_t) is dropped.
-//  - agdm: g = ∇G(c_φ(x_t)) is held constant in each step (stop-gradient) for the same reason (the
-//    exact term needs the Hessian–vector product of c_φ); so is the reference c_φ(x′) (target and
-//    labels ŷ).
-// Where g is held, ∂L/∂x_t still flows through the ε-model and the step update; only the
-// guidance's own dependence on x_t and x′ is dropped.
+// What is exact ('exact', the default): every method, guidance included. Each step's guidance g is
+// built inside that step's tape, and g is itself a gradient (AGDM: g = ∇ₓ G(c_φ(x_t)); GDMP-SSIM:
+// ∇SSIM), so the tape differentiates a gradient computation (autograd.ts, higher order): the
+// backward gets g's dependence on x_t (a Hessian–vector product of G, c_φ's own curvature included
+// for smooth nets; for a ReLU c_φ it is exact almost everywhere, where the Hessian of c_φ is 0)
+// and on the input x′: GDMP through x′_t = √ᾱ_t·x′ + √(1−ᾱ_t)·ε_t, AGDM through the reference
+// c_φ(x′), a leaf of every step's tape whose gradients are summed and pulled back through c_φ at x′
+// once at the end. AGDM's labels ŷ = argmax c_φ(x′) are piecewise constant in x′: gradient 0
+// almost everywhere (the chain jumps where ŷ flips; no gradient sees that).
+// 'held' (a cheaper surrogate, and the comparison point): AGDM's and GDMP-SSIM's g are computed
+// outside the tape and held constant in each step, and AGDM's reference c_φ(x′) too; ∂L/∂x_t still
+// flows through the ε-model and the step update. GDMP-MSE's g = x′_t − x_t is linear and stays exact.
 // The chain runs purify()'s plan (purify/chain-plan.ts) with the same step ops and noise keys; a
 // test checks that both produce the same images.
 import { valueAndGrad } from '../autograd.ts';
 import type { Classifier, Denoiser } from '../models/types.ts';
 import { add, affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
-import { agdmReference, gdmpGradient, type AgdmReference } from '../purify/guidance.ts';
-import { chainPlan, rediffusedInput, type ChainPlan } from '../purify/chain-plan.ts';
+import { agdmReference, agdmRepresentation, type AgdmReference } from '../purify/guidance.ts';
+import { chainPlan, type ChainPlan } from '../purify/chain-plan.ts';
 import { stepGuidance, type PurifyOptions } from '../purify/purifier.ts';
 import type { Tensor } from '../tensor.ts';
 import type { SampleGradient } from './eot.ts';
 import { lossThroughLogits, type LogitLoss } from './objectives.ts';
 import type { DefendedPipeline } from './pipeline.ts';
 
-/** Whether the chain's guidance is built inside each step's tape (exact) rather than held constant. */
-const guidanceOnTape = (plan: ChainPlan) => plan.method === 'gdmp' && plan.gdmpDistance === 'mse';
+/** How the backward pass treats each step's guidance (see above). */
+export type GuidanceGradient = 'exact' | 'held';
 
-/**
- * Step i of the chain from x_t. `eps` is ε̂(x_t); `heldGuidance` the step's g where it is held
- * constant, computed by the caller. GDMP-MSE's g is built inside from x₀, so a tape sees its
- * dependence on x_t and x₀.
- */
-function reverseStep(plan: ChainPlan, i: number, x: Tensor, x0: Tensor, eps: Tensor, heldGuidance?: Tensor): Tensor {
+/** Whether the chain's guidance is built inside each step's tape rather than held constant. */
+const guidanceOnTape = (plan: ChainPlan, mode: GuidanceGradient) => mode === 'exact' || (plan.method === 'gdmp' && plan.gdmpDistance === 'mse');
+
+/** Step i of the chain from x_t, given ε̂(x_t) and the step's guidance g (undefined where unguided). */
+function reverseStep(plan: ChainPlan, i: number, x: Tensor, eps: Tensor, g: Tensor | undefined): Tensor {
   const step = plan.steps[i];
-  const g = heldGuidance ?? (guidanceOnTape(plan) && step.guided ? gdmpGradient(x, rediffusedInput(plan, step, x0), 'mse') : undefined);
   const z = step.noisy ? randomNormal(x.engine, x.shape, plan.key(1 + step.t)) : undefined;
   return diffusionStep(x, eps, step.coefficients, g, z);
 }
@@ -53,6 +51,10 @@ export interface ChainTrace {
   x0: Tensor;
   /** The input x_t of every step. */
   states: Tensor[];
+  /** How the backward pass treats the guidance. */
+  mode: GuidanceGradient;
+  /** AGDM's reference c_φ(x′) and labels ŷ (null for the other methods). */
+  ref: AgdmReference | null;
   /** Every step's guidance where it is held constant (undefined elsewhere). */
   guidance: (Tensor | undefined)[];
   /** The chain's last state, before mapping back to [0, 1]. */
@@ -62,8 +64,8 @@ export interface ChainTrace {
   dispose(): void;
 }
 
-/** Runs the reverse chain without a tape, keeping each step's input. */
-export async function traceChain(denoiser: Denoiser, images: Tensor, opts: PurifyOptions, guide?: Classifier): Promise<ChainTrace> {
+/** Runs the reverse chain without a tape, keeping each step's input (and the guidance where it is held). */
+export async function traceChain(denoiser: Denoiser, images: Tensor, opts: PurifyOptions, guide?: Classifier, mode: GuidanceGradient = 'exact'): Promise<ChainTrace> {
   const engine = images.engine;
   const plan = chainPlan(denoiser, opts);
   if (plan.method === 'agdm' && !guide) throw new Error('agdm needs the guidance network c_φ');
@@ -85,10 +87,10 @@ export async function traceChain(denoiser: Denoiser, images: Tensor, opts: Purif
       owned.push(x);
       const { next, g } = engine.scope(() => {
         const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
-        // Computed outside any tape; the backward pass holds it constant.
-        const g = guidanceOnTape(plan) ? undefined : stepGuidance(plan, step, x, x0, eps, guide, ref);
-        return { next: reverseStep(plan, i, x, x0, eps, g), g };
+        const g = stepGuidance(plan, step, x, x0, eps, guide, ref);
+        return { next: reverseStep(plan, i, x, eps, g), g: guidanceOnTape(plan, mode) ? undefined : g };
       });
+      // Kept only where the backward pass holds it constant; on the tape it is rebuilt there.
       if (g) owned.push(engine.keep(g));
       guidance.push(g);
       x = engine.keep(next);
@@ -97,65 +99,85 @@ export async function traceChain(denoiser: Denoiser, images: Tensor, opts: Purif
     owned.push(x);
     const purified = engine.keep(engine.scope(() => clamp(affine(x, plan.toUnit.a, plan.toUnit.b), 0, 1)));
     owned.push(purified);
-    return { plan, x0, states, guidance, final: x, purified, dispose: () => owned.forEach((t) => t.dispose()) };
+    return { plan, mode, ref, x0, states, guidance, final: x, purified, dispose: () => owned.forEach((t) => t.dispose()) };
   } catch (err) {
     owned.forEach((t) => t.dispose());
     throw err;
   }
 }
 
-/** ∂L/∂images from ∂L/∂final, one step at a time in reverse (the denoiser's parameters are constants). */
-export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal: Tensor): Promise<Tensor> {
-  const { plan, x0, states } = trace;
+/** Adds b into the kept accumulator a (either may be undefined); disposes what it replaces. */
+function accumulate(a: Tensor | undefined, b: Tensor): Tensor {
+  if (!a) return b.engine.keep(b);
+  const sum = b.engine.keep(add(a, b));
+  a.dispose();
+  b.dispose();
+  return sum;
+}
+
+/**
+ * ∂L/∂images from ∂L/∂final, one step at a time in reverse (the models' parameters are constants).
+ * `guide` is AGDM's c_φ, needed to rebuild the guidance on each step's tape.
+ */
+export async function chainVjp(denoiser: Denoiser, trace: ChainTrace, gradFinal: Tensor, images: Tensor, guide?: Classifier): Promise<Tensor> {
+  const { plan, x0, states, ref, mode } = trace;
   const engine = x0.engine;
   const n = x0.shape[0];
-  const exactInX0 = guidanceOnTape(plan);
+  const onTape = guidanceOnTape(plan, mode);
+  // The input reaches the steps through x₀ (GDMP's x′_t) and through AGDM's reference c_φ(x′).
+  const viaX0 = onTape && plan.method === 'gdmp';
+  const target = onTape && plan.method === 'agdm' ? ref!.target : undefined;
   // Copied: the loop disposes each gradient it replaces, and gradFinal belongs to the caller.
   let grad = engine.keep(affine(gradFinal, 1, 0));
   let gradX0: Tensor | undefined;
+  let gradTarget: Tensor | undefined;
   try {
     for (let i = plan.steps.length - 1; i >= 0; i--) {
       const x = states[i];
+      const step = plan.steps[i];
+      const wrt = [x, ...(viaX0 ? [x0] : []), ...(target ? [target] : [])];
       const { value, grads } = valueAndGrad(
         engine,
-        () => reverseStep(plan, i, x, x0, denoiser.predictEps(x, new Array(n).fill(plan.steps[i].t)), trace.guidance[i]),
-        exactInX0 ? [x, x0] : [x],
+        () => {
+          const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
+          const g = onTape ? stepGuidance(plan, step, x, x0, eps, guide, ref) : trace.guidance[i];
+          return reverseStep(plan, i, x, eps, g);
+        },
+        wrt,
         grad,
       );
       value.dispose();
       grad.dispose();
       grad = engine.keep(grads[0]);
-      if (exactInX0) {
-        const previous = gradX0;
-        gradX0 = engine.keep(previous ? add(previous, grads[1]) : grads[1]);
-        if (previous) {
-          previous.dispose();
-          grads[1].dispose();
-        }
-      }
+      if (viaX0) gradX0 = accumulate(gradX0, grads[1]);
+      if (target) gradTarget = accumulate(gradTarget, grads[wrt.length - 1]);
       await engine.sync();
     }
-    // x_T = B·x₀ + C·ε and x₀ = a·x′ + b.
+    // x_T = B·x₀ + C·ε and x₀ = a·x′ + b; c_φ's reference sees x′ itself.
     return engine.scope(() => {
       const viaXT = scale(grad, plan.diffuse.B * plan.toModel.a);
-      return gradX0 ? add(viaXT, scale(gradX0, plan.toModel.a)) : viaXT;
+      const direct = gradX0 ? add(viaXT, scale(gradX0, plan.toModel.a)) : viaXT;
+      if (!gradTarget) return direct;
+      const viaRef = valueAndGrad(engine, () => agdmRepresentation(guide!, images, plan.agdm.latent), [images], gradTarget).grads[0];
+      return add(direct, viaRef);
     });
   } finally {
     grad.dispose();
     gradX0?.dispose();
+    gradTarget?.dispose();
   }
 }
 
 /** One noise draw of the full gradient of the classifier's loss at the purified image. */
-export function fullGradientSample(p: DefendedPipeline, labels: ArrayLike<number>, loss: LogitLoss): SampleGradient {
+export function fullGradientSample(p: DefendedPipeline, labels: ArrayLike<number>, loss: LogitLoss, mode: GuidanceGradient = 'exact'): SampleGradient {
   const { denoiser, guide, options } = p.defense;
   return async (xAdv, draw) => {
-    const trace = await traceChain(denoiser, xAdv, { ...options, ...draw }, guide);
+    const trace = await traceChain(denoiser, xAdv, { ...options, ...draw }, guide, mode);
     try {
       const { a, b } = trace.plan.toUnit;
       const head = await lossThroughLogits(trace.final, (u) => p.classifier.logits(clamp(affine(u, a, b), 0, 1)), labels, loss);
       try {
-        return { ...head, grad: await chainVjp(denoiser, trace, head.grad) };
+        return { ...head, grad: await chainVjp(denoiser, trace, head.grad, xAdv, guide) };
       } finally {
         head.grad.dispose();
       }

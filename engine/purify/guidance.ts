@@ -4,7 +4,9 @@
 //  gdmp (Wang et al. 2022) pulls x_t toward x′_t, a fresh forward diffusion of the input to t, by one
 //     of the paper's two distances: 'mse', G = −½‖x_t − x′_t‖², whose gradient x′_t − x_t is closed
 //     form and linear (so an attack's tape differentiates it exactly); or 'ssim', G = SSIM(x_t, x′_t)
-//     (purify/ssim.ts), which needs a tape of its own and so cannot itself be differentiated again.
+//     (purify/ssim.ts), whose gradient needs a tape of its own.
+// Both gradients are built from ops a tape can differentiate again (autograd.ts, higher order), so
+// called under an attack's step tape they are recorded and the attack gets their exact derivative.
 // Every G is a sum of per-image terms, so each image's gradient is independent of the batch size
 // (GDMP's reference code averages over the batch, which weakens guidance as the batch grows).
 import { valueAndGrad } from '../autograd.ts';
@@ -44,6 +46,9 @@ function representation(c: Classifier, x: Tensor, latent: AgdmOptions['latent'])
   const { features, logits } = c.features(x);
   return { rep: features, logits };
 }
+
+/** What AGDM's latent term compares for images x in [0, 1] (logits or features of c_φ). */
+export const agdmRepresentation = (c: Classifier, x: Tensor, latent: AgdmOptions['latent']): Tensor => representation(c, x, latent).rep;
 
 export async function agdmReference(c: Classifier, input01: Tensor, opts: AgdmOptions): Promise<AgdmReference> {
   const engine = input01.engine;
@@ -95,7 +100,7 @@ export type GdmpDistance = (typeof GDMP_DISTANCES)[number];
 
 /**
  * ∇ₓ G for GDMP at x_t toward the re-diffused input x′_t. 'mse': x′_t − x_t. 'ssim': the gradient of
- * Σ_n mean SSIM(x_t[n], x′_t[n]), through valueAndGrad, so never call it under another tape.
+ * Σ_n mean SSIM(x_t[n], x′_t[n]), through valueAndGrad (recorded, when called under another tape).
  */
 export function gdmpGradient(xt: Tensor, diffusedInput: Tensor, distance: GdmpDistance): Tensor {
   if (distance === 'mse') return sub(diffusedInput, xt);

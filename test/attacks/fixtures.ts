@@ -4,10 +4,11 @@ import { linearSchedule } from '../../engine/diffusion/schedule.ts';
 import { cnnClassifier, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
 import type { Classifier, Denoiser } from '../../engine/models/types.ts';
 import { ParamSpecs, Params, fanInUniform } from '../../engine/nn/params.ts';
-import { add, linear, matmul, oneHot, reshape, scale, silu } from '../../engine/ops/index.ts';
+import { add, avgPool2x2, linear, matmul, oneHot, reshape, scale, silu } from '../../engine/ops/index.ts';
 import { conv2d } from '../../engine/ops/conv.ts';
 import { randn } from '../helpers/check.ts';
 import type { Engine } from '../../engine/runtime.ts';
+import type { Tensor } from '../../engine/tensor.ts';
 
 export const SIZE = 8;
 export const TINY_T = 20;
@@ -43,6 +44,29 @@ export function smoothClassifier(engine: Engine, seed: number): Classifier {
     params: p,
     logits: (x) => linear(silu(linear(reshape(x, [x.shape[0], pixels]), p.get('hidden.weight'), p.get('hidden.bias'))), p.get('out.weight'), p.get('out.bias')),
   };
+}
+
+/**
+ * A smooth CNN guide c_φ (conv 3×3 → SiLU → 2×2 average pool → SiLU hidden features → logits): the
+ * real guide's shape with every kink removed, so finite differences can check gradients through
+ * its gradient (AGDM's exact chain gradient) to f32 precision.
+ */
+export function smoothGuide(engine: Engine, seed: number): Classifier {
+  const channels = 4, hidden = 12, flat = channels * (SIZE / 2) ** 2;
+  const specs = new ParamSpecs()
+    .add('conv.weight', [channels, 1, 3, 3], { normal: 2 / 3 })
+    .add('conv.bias', [channels], { normal: 0.3 })
+    .add('hidden.weight', [hidden, flat], { normal: 3 / Math.sqrt(flat) })
+    .add('hidden.bias', [hidden], { normal: 0.3 })
+    .add('out.weight', [10, hidden], { normal: 3 / Math.sqrt(hidden) })
+    .add('out.bias', [10], { normal: 0.1 });
+  const p = Params.init(engine, specs, seed);
+  const features = (x: Tensor) => {
+    const h = avgPool2x2(silu(conv2d(x, p.get('conv.weight'), p.get('conv.bias'), { padding: 1 })));
+    const f = silu(linear(reshape(h, [x.shape[0], flat]), p.get('hidden.weight'), p.get('hidden.bias')));
+    return { features: f, logits: linear(f, p.get('out.weight'), p.get('out.bias')) };
+  };
+  return { name: 'smooth-guide', imageShape: [1, SIZE, SIZE], classes: 10, params: p, logits: (x) => features(x).logits, features };
 }
 
 export function tinyDenoiser(engine: Engine, seed: number): Denoiser {

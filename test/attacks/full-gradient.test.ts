@@ -1,17 +1,21 @@
 // The checkpointed full gradient through a (tiny, real) purifier: its forward pass is purify()'s,
-// its gradient matches finite differences for DiffPure and GDMP-MSE (exact) and approximates them
-// for GDMP-SSIM and AGDM (guidance held constant); BPDA is the classifier's gradient at the purified image.
+// its gradient matches finite differences for every method, guidance included (the tape
+// differentiates AGDM's and GDMP-SSIM's guidance gradients); the held-constant surrogate does not;
+// BPDA is the classifier's gradient at the purified image.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bpdaSample } from '../../engine/attacks/bpda.ts';
-import { fullGradientSample, traceChain } from '../../engine/attacks/full-gradient.ts';
+import { chainVjp, fullGradientSample, traceChain, type GuidanceGradient } from '../../engine/attacks/full-gradient.ts';
 import { classifierGradient, logitLoss } from '../../engine/attacks/objectives.ts';
 import { purifyWith, type DefendedPipeline, type NoiseDraw } from '../../engine/attacks/pipeline.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { purify, type PurifyOptions } from '../../engine/purify/purifier.ts';
 import { assertClose, freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
-import { SIZE, checkDirectional, smoothClassifier, tinyClassifier, tinyDenoiser, tinyImages, unitDirection } from './fixtures.ts';
+import type { Classifier, Denoiser } from '../../engine/models/types.ts';
+import type { Engine } from '../../engine/runtime.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { SIZE, checkDirectional, smoothClassifier, smoothGuide, tinyClassifier, tinyDenoiser, tinyImages, unitDirection } from './fixtures.ts';
 
 const seed = freshSeed();
 const random = rng(seed);
@@ -34,7 +38,10 @@ async function fixture() {
   const engine = (await getEngine())!;
   // Smooth, so finite differences see no kinks; AGDM's guide is a CNN like the real one.
   const classifier = smoothClassifier(engine, seed);
-  const defense = (options: ChainOptions) => ({ denoiser: tinyDenoiser(engine, seed + 1), guide: tinyClassifier(engine, seed + 2, true), options });
+  // purify() equivalence uses the ReLU guide like the real one; gradients the smooth one (no kinks).
+  const defense = (options: ChainOptions, smooth = false) => ({
+    denoiser: tinyDenoiser(engine, seed + 1), guide: smooth ? smoothGuide(engine, seed + 3) : tinyClassifier(engine, seed + 2, true), options,
+  });
   return { engine, classifier, defense };
 }
 
@@ -65,7 +72,7 @@ test('full gradient through the purifier matches finite differences (fixed noise
     // AGDM's class term uses ŷ = argmax c_φ(x′), which jumps where c_φ's prediction flips: the
     // purifier is discontinuous there, so finite differences check AGDM with the latent term only.
     const options = chain.method === 'agdm' ? { ...chain, agdm: { ...chain.agdm, classWeight: 0 } } : chain;
-    const p: DefendedPipeline = { classifier, defense: defense(options) };
+    const p: DefendedPipeline = { classifier, defense: defense(options, true) };
     const sample = fullGradientSample(p, labels, 'ce');
     const live = engine.stats().liveTensors;
     const r = await sample(x, draw);
@@ -77,13 +84,93 @@ test('full gradient through the purifier matches finite differences (fixed noise
       return logitLoss('ce', await classifier.logits(purified).read(), labels, 10).loss.reduce((a, b) => a + b, 0);
     };
     assertClose(`${name}: loss of the traced chain vs purify()`, [r.loss[0] + r.loss[1]], [await lossAt(images)], 1e-5);
-    // AGDM and GDMP-SSIM hold their guidance constant (stop-gradient): an approximation (errors of
-    // 1–25 % of ‖∇L‖ seen for AGDM, 0.1–3 % for GDMP-SSIM on this tiny pipeline), so only a loose
-    // bound that a wrong chain gradient would still break.
-    const tol = options.method === 'agdm' ? 0.5 : options.gdmpDistance === 'ssim' ? 0.1 : 2e-3;
-    for (let d = 0; d < 3; d++) await checkDirectional(`${name}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, tol);
+    for (let d = 0; d < 3; d++) await checkDirectional(`${name}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, 2e-3);
   }
 });
+
+/**
+ * L(x′) = ⟨final state of the chain, w⟩ (no classifier, no clamp: nothing but the chain) and its
+ * gradient by chainVjp with the guidance exact or held.
+ */
+async function chainLoss(denoiser: Denoiser, guide: Classifier, x: Tensor, opts: PurifyOptions, w: Tensor, mode: GuidanceGradient) {
+  const trace = await traceChain(denoiser, x, opts, guide, mode);
+  try {
+    const final = await trace.final.read();
+    const wv = await w.read();
+    const grad = await chainVjp(denoiser, trace, w, x, guide);
+    const g = await grad.read();
+    grad.dispose();
+    return { loss: final.reduce((s, v, i) => s + v * wv[i], 0), grad: g, labels: trace.ref?.predicted ?? [] };
+  } finally {
+    trace.dispose();
+  }
+}
+
+const AGDM_EXACT: [string, Omit<PurifyOptions, 'seed'>][] = [
+  ['agdm DDPM t*=4 s=5, both terms', { method: 'agdm', tStar: 4, scale: 5 }],
+  ['agdm DDIM 3 of t*=5 s=10, x̂₀ input, features', { method: 'agdm', tStar: 5, steps: 3, scale: 10, agdm: { input: 'x0hat', latent: 'features' } }],
+];
+
+test('exact AGDM chain gradient (class and latent terms, smooth c_φ) matches central differences to 1e-3; the held-constant one does not', async () => {
+  if (!(await getEngine())) return;
+  const { engine, defense } = await fixture();
+  const n = 2;
+  const images = tinyImages(random, n);
+  const x = fromArray(engine, images, [n, 1, SIZE, SIZE]);
+  const w = fromArray(engine, Float32Array.from({ length: images.length }, () => random() - 0.5), x.shape);
+  for (const [name, chain] of AGDM_EXACT) {
+    const { denoiser, guide } = defense(chain, true);
+    const opts = { ...chain, seed: 7, repeat: 1 };
+    const exact = await chainLoss(denoiser, guide, x, opts, w, 'exact');
+    const held = await chainLoss(denoiser, guide, x, opts, w, 'held');
+    const norm = Math.hypot(...exact.grad);
+    const gap = Math.hypot(...exact.grad.map((g, i) => g - held.grad[i])) / norm;
+    console.log(`    ${name}: ‖∇held − ∇exact‖/‖∇exact‖ = ${gap.toExponential(2)}`);
+    // The exact gradient's own direction (the largest directional derivative) and two random ones.
+    const directions = [Float32Array.from(exact.grad, (g) => g / norm), unitDirection(random, images.length), unitDirection(random, images.length)];
+    let heldFailed = false;
+    for (const [d, v] of directions.entries()) {
+      const [exactErr, heldErr] = await directionalErrors(engine, denoiser, guide, images, v, opts, w, exact.labels, [exact.grad, held.grad]);
+      console.log(`    ${name}, direction ${d}: |Δ|/‖∇L‖ exact ${exactErr.toExponential(2)}  held ${heldErr.toExponential(2)}`);
+      assert.ok(exactErr <= 1e-3, `${name}, direction ${d}: exact gradient off by ${exactErr} of ‖∇L‖`);
+      heldFailed ||= heldErr > 1e-3;
+    }
+    assert.ok(heldFailed, `${name}: the held-constant gradient passed the check it should fail`);
+  }
+});
+
+/**
+ * Each gradient's error along v, relative to ‖∇L‖: e(h) = ((L(x₊) − L(x₋)) − ⟨∇L, d⟩)/‖d‖ with
+ * x± = x ± h·v rounded to f32 and d = x₊ − x₋ the displacement the inputs really have (rounding
+ * moves the direction by ~1e-4 of h). At h = 5e-3 the f32 roughness of the chain's loss (an error
+ * ∝ 1/h, ~1e-4 here) and the h² curvature term are both well under 1e-3; steps whose ends see
+ * other labels ŷ (where the chain jumps) are shortened.
+ */
+async function directionalErrors(engine: Engine, denoiser: Denoiser, guide: Classifier, images: Float32Array, v: Float32Array, opts: PurifyOptions, w: Tensor, labels: number[], grads: Float32Array[]): Promise<number[]> {
+  const wv = await w.read();
+  const lossAt = async (xv: Float32Array) => {
+    const xs = fromArray(engine, xv, [images.length / (SIZE * SIZE), 1, SIZE, SIZE]);
+    const trace = await traceChain(denoiser, xs, opts, guide, 'held');
+    const final = await trace.final.read();
+    const same = trace.ref!.predicted.every((l, i) => l === labels[i]);
+    trace.dispose();
+    xs.dispose();
+    return same ? final.reduce((s, f, i) => s + f * wv[i], 0) : NaN;
+  };
+  const errorsAt = async (h: number) => {
+    const plus = images.map((p, i) => p + h * v[i]);
+    const minus = images.map((p, i) => p - h * v[i]);
+    const diff = (await lossAt(plus)) - (await lossAt(minus));
+    const d = Float64Array.from(plus, (p, i) => p - minus[i]);
+    const dNorm = Math.hypot(...d);
+    return grads.map((g) => (diff - g.reduce((s, e, i) => s + e * d[i], 0)) / dNorm);
+  };
+  for (const h of [5e-3, 2.5e-3]) {
+    const errors = await errorsAt(h);
+    if (errors.every(Number.isFinite)) return grads.map((g, j) => Math.abs(errors[j]) / Math.hypot(...g));
+  }
+  throw new Error('ŷ flips within every step tried');
+}
 
 test('BPDA passes the classifier gradient at the purified image straight through', async () => {
   if (!(await getEngine())) return;
