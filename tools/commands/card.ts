@@ -3,7 +3,7 @@
 // with restarts. Progress is saved after every block of images, so `--resume` continues a killed
 // run; the JSON keeps every image's flags so any two rows can be paired later.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
@@ -69,12 +69,15 @@ export async function run(argv: string[]): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
 
   let state: CardState;
-  if (values.resume && existsSync(partial)) {
-    state = JSON.parse(readFileSync(partial, 'utf8')) as CardState;
+  // A finished card's JSON holds the whole state too, so a committed card can be extended with more attacks.
+  const saved = [partial, json].find((f) => values.resume && existsSync(f));
+  if (saved) {
+    state = JSON.parse(readFileSync(saved, 'utf8')) as CardState;
+    delete (state as Partial<CardState> & { perImage?: unknown }).perImage;
     if (state.sha256 !== sha256 || state.n !== n || state.eps !== eps || state.seed !== target.seed || state.restarts !== attacks[0].restarts) {
-      throw new Error(`${partial} was written for other weights or settings; delete it or drop --resume`);
+      throw new Error(`${saved} was written for other weights or settings; delete it or drop --resume`);
     }
-    console.error(`resumed from ${partial}`);
+    console.error(`resumed from ${saved}`);
   } else {
     const all = Array.from({ length: test.n }, (_, i) => i);
     const clean = await cleanCorrect(target, all);
@@ -109,6 +112,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   writeFileSync(json, `${JSON.stringify({ ...state, perImage: firstN.map((i) => ({ index: i, label: test.labels[i], clean: clean[i], ...Object.fromEntries(Object.entries(state.robust).map(([k, v]) => [k, v[i]])) })) }, null, 1)}\n`);
   writeFileSync(md, card(state, readSafetensorsMetadata(bytes, weights), clean, values.curve));
+  // The JSON now holds everything the partial file did (--resume reads it to add attacks).
+  rmSync(partial, { force: true });
   console.log(`wrote ${md} and ${json}`);
   engine.destroy();
 }
