@@ -150,19 +150,28 @@ export function squareCheck(robust: Partial<Record<AttackName, boolean[]>>): San
   };
 }
 
-/** The finite-difference check of the full gradient on the first `images` images. */
-export async function gradientMatchCheck(ctx: SanityContext, attack: AttackConfig, points = 4, tol = 0.05): Promise<SanityCheck> {
+/**
+ * The finite-difference check of the full gradient on the first `points` images, on the DLR loss
+ * (cross-entropy saturates inside a purifier's ε-ball: ‖g‖ ≈ 1e-4 on the shipped chains). Measured
+ * on MNIST test images 0–2 with the shipped full chains: diffpure ≤ 8.7e-4, gdmp ≤ 1.2e-3, while
+ * agdm's held-constant guidance gradient (attacks/full-gradient.ts) scores 0.039–0.045, all from
+ * the random direction: in 784 dimensions a wrong gradient shows along a random v only at about
+ * 1/√784 of its error, hence a tolerance of 1e-2, eight times the healthy chains' worst.
+ */
+export async function gradientMatchCheck(ctx: SanityContext, attack: AttackConfig, points = 4, tol = 0.01): Promise<SanityCheck> {
   const [c, h, w] = ctx.target.imageShape;
   const k = Math.min(points, ctx.data.n);
   const per = c * h * w;
   const labels = Array.from({ length: k }, (_, i) => ctx.data.labels[i]);
-  const r = await gradientCheck(ctx.engine, ctx.target, ctx.data.images.slice(0, k * per), labels, 0, { norm: attack.settings.norm, eps: attack.settings.eps, estimator: 'full', loss: 'ce', seed: ctx.seed, tol });
+  const r = await gradientCheck(ctx.engine, ctx.target, ctx.data.images.slice(0, k * per), labels, 0, { norm: attack.settings.norm, eps: attack.settings.eps, estimator: 'full', loss: 'dlr', seed: ctx.seed });
   const worst = Math.max(...r.errors);
+  const at = r.errors.indexOf(worst);
+  const fmt = (pair: [number, number]) => pair.map((v) => v.toExponential(2)).join(', ');
   return {
     name: 'gradient matches finite differences',
     passed: worst <= tol,
     value: worst,
-    detail: `full CE gradient at ${k} random points of the ε-ball, one noise draw: per-image |⟨g,v⟩ − fd| / max(‖g‖, |fd|) ${r.errors.map((e) => e.toExponential(1)).join(', ')} (pass ≤ ${tol})`,
+    detail: `full DLR gradient at ${k} random points of the ε-ball, one noise draw: per-image |⟨g,v⟩ − fd| / max(‖g‖, |fd|, 1e-4) ${r.errors.map((e) => e.toExponential(1)).join(', ')} (pass ≤ ${tol}); image ${at}: ‖g‖ ${r.gradNorms[at].toExponential(2)}, ⟨g,v⟩ along ĝ and random ${fmt(r.directional[at])}, differences ${fmt(r.differences[at])}`,
   };
 }
 
