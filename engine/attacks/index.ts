@@ -5,6 +5,9 @@
 //   bpda-eot   PGD, BPDA (identity backward through the purifier), K draws
 //   apgd-ce    APGD on cross-entropy, full gradient, K draws (AutoAttack "rand")
 //   apgd-dlr   APGD on the DLR loss, likewise
+//   apgd-hijack    APGD on the ŷ-hijack objective (hijack.ts): f's CE through the purifier plus
+//                  c_φ's CE at the input, full gradient, K draws; AGDM only
+//   apgd-hijack-t  the same, targeted at c_φ's runner-up class at the clean image
 //   square     Square Attack (L∞ only), black box: logits only, `steps` queries per image, a fresh
 //              noise draw per query; a sanity row (it must not beat the white-box attacks)
 // Against a bare classifier every estimator is the classifier's exact gradient and K is 1.
@@ -12,6 +15,7 @@ import type { Tensor } from '../tensor.ts';
 import { apgd } from './apgd.ts';
 import { eot } from './eot.ts';
 import { fgsm } from './fgsm.ts';
+import { hijackSample, runnerUpTargets } from './hijack.ts';
 import type { GradientFn, LogitLoss } from './objectives.ts';
 import { pgd } from './pgd.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -20,7 +24,7 @@ import { square } from './square.ts';
 import { pipelineTarget, type AttackTarget, type Estimator } from './target.ts';
 
 export type { Estimator } from './target.ts';
-export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'square'] as const;
+export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'apgd-hijack', 'apgd-hijack-t', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export interface AttackSettings {
@@ -40,7 +44,8 @@ type OnStep = (done: number, total: number) => void;
 interface AttackSpec {
   /** What the attack learns from: a gradient estimator, or logit queries alone (black box). */
   estimator: Estimator | 'queries';
-  loss: LogitLoss | 'margin';
+  /** What the report names as the loss ascended. */
+  loss: LogitLoss | 'margin' | 'CE + c_φ CE (ŷ-hijack)' | 'targeted CE + c_φ CE (ŷ-hijack)';
   eot: boolean;
   run(x: Tensor, labels: ArrayLike<number>, target: AttackTarget, s: AttackSettings, firstIndex: number, onStep?: OnStep): Promise<Tensor>;
 }
@@ -63,6 +68,21 @@ const runPgd: GradientAttack = (x, _labels, gradient, s, firstIndex, onStep) =>
 const runApgd: GradientAttack = (x, labels, gradient, s, firstIndex, onStep) =>
   apgd(x, labels, gradient, { norm: s.norm, eps: s.eps, steps: s.steps, seed: s.seed, firstIndex, onStep });
 
+/** APGD on the ŷ-hijack objective, untargeted or aimed at c_φ's runner-up class. */
+function hijack(targeted: boolean): AttackSpec {
+  return {
+    estimator: 'full',
+    loss: targeted ? 'targeted CE + c_φ CE (ŷ-hijack)' : 'CE + c_φ CE (ŷ-hijack)',
+    eot: true,
+    run: async (x, labels, target, s, firstIndex, onStep) => {
+      if (!target.guide) throw new RangeError('the ŷ-hijack attacks AGDM\'s guidance network: run it against agdm, whose pipeline has one');
+      const targets = targeted ? await runnerUpTargets(target.guide, x, labels) : null;
+      const sample = hijackSample(target.sample('full', targets ?? labels, 'ce'), target.guide, labels, { targets });
+      return runApgd(x, labels, eot(sample, s.eot, s.seed, firstIndex), s, firstIndex, onStep);
+    },
+  };
+}
+
 const squareAttack: AttackSpec = {
   estimator: 'queries',
   loss: 'margin',
@@ -81,6 +101,8 @@ export const ATTACKS: Record<AttackName, AttackSpec> = {
   'bpda-eot': whiteBox('bpda', 'ce', true, runPgd),
   'apgd-ce': whiteBox('full', 'ce', true, runApgd),
   'apgd-dlr': whiteBox('full', 'dlr', true, runApgd),
+  'apgd-hijack': hijack(false),
+  'apgd-hijack-t': hijack(true),
   'square': squareAttack,
 };
 

@@ -3,6 +3,7 @@
 // classifier, bare or behind a purifier — is one target; the sanity-check tests feed masked
 // stand-ins (stop-gradient, quantiser, uncontrolled noise) through the same interface, so the checks
 // are tested on exactly the code path the evaluation uses.
+import type { Classifier } from '../models/types.ts';
 import type { Tensor } from '../tensor.ts';
 import { bpdaSample } from './bpda.ts';
 import type { SampleGradient } from './eot.ts';
@@ -18,6 +19,8 @@ export interface AttackTarget {
   classes: number;
   /** Whether the output depends on the noise draw; attacks average EOT samples only then. */
   randomised: boolean;
+  /** AGDM's guidance network c_φ, when the target has one (the ŷ-hijack aims at it). */
+  guide?: Classifier;
   /** [N, K] logits of the images under one draw. */
   logits(x: Tensor, draw: NoiseDraw): Promise<Float32Array>;
   /** One draw's per-image loss and its gradient, as the estimator sees it. */
@@ -35,5 +38,5 @@ export function pipelineTarget(p: Pipeline): AttackTarget {
     } };
   }
   const d = p as DefendedPipeline;
-  return { imageShape, classes, randomised: true, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
+  return { imageShape, classes, randomised: true, guide: d.defense.guide, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
 }

@@ -105,6 +105,9 @@ const HEADINGS: Record<string, string> = {
   'bpda-eot': 'BPDA-EOT',
   'apgd-ce': 'APGD-CE (full grad., rand)',
   'apgd-dlr': 'APGD-DLR (full grad., rand)',
+  'apgd-hijack': 'APGD ŷ-hijack (full grad., rand)',
+  'apgd-hijack-t': 'APGD ŷ-hijack, targeted (full grad., rand)',
+  'square': 'Square (black box)',
 };
 
 const ESTIMATORS: Record<string, string> = {
@@ -126,7 +129,7 @@ function attackText(a: AttackResult): string {
   const s = a.settings;
   const step = a.attack.startsWith('apgd') ? 'APGD step schedule (2ε, halving)' : a.attack === 'fgsm' ? 'one step of ε' : `α=${(s.stepSize ?? (2.5 * s.eps) / s.steps).toPrecision(3)}`;
   const steps = a.attack === 'fgsm' ? 1 : s.steps;
-  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${a.loss.toUpperCase()} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradient${steps * a.eot === 1 ? '' : 's'} per image)`;
+  return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${/^[a-z]+$/.test(a.loss) ? a.loss.toUpperCase() : a.loss} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradient${steps * a.eot === 1 ? '' : 's'} per image)`;
 }
 
 const perImage = (seconds: number) => (seconds < 1 ? `${(1000 * seconds).toFixed(0)} ms` : `${seconds.toFixed(1)} s`);
@@ -246,9 +249,10 @@ export function renderReport(runs: EvalReport[], title: string): string {
     "(AutoAttack's convention); the worst case counts an image only if it is clean correct and survived every attack of its row.",
     '',
     'Gradients: "full gradient" back-propagates through every reverse step, the ε-UNet included (gradient checkpointing), with the noise of',
-    'each EOT sample held fixed. It is exact for DiffPure and GDMP (GDMP\'s guidance x′_t − x_t is linear, both in x_t and in the input).',
-    "For AGDM the guidance gradient ∇G(c_φ(x_t)) and the reference c_φ(x′) are treated as constants (stop-gradient), because the engine's",
-    'autograd cannot nest; the gradient still flows through the ε-model and every update, but not through the guidance network.',
+    'each EOT sample held fixed. It is exact for every method: for AGDM it includes the guidance\'s own dependence on x_t (a Hessian-vector',
+    'product of the guidance objective, by nested autograd) and on the input through c_φ(x′) (engine/attacks/full-gradient.ts). The',
+    'ŷ-hijack attacks add c_φ\'s own loss at the input, to move AGDM\'s guidance target ŷ = argmax c_φ(x′) (engine/attacks/hijack.ts).',
+    'cphi is AGDM\'s guidance network c_φ used as the classifier, without purification.',
     'BPDA forwards through the real purifier and passes the classifier gradient at the purified image straight back.',
     '',
     ...[...groups.values()].map(threatSection),

@@ -29,7 +29,9 @@ import { folderStore } from './eval-store.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyOptionsFrom } from './purify-options.ts';
 
-const DEFENSES = ['none', 'diffpure', 'gdmp', 'agdm'] as const;
+// cphi: AGDM's guidance network c_φ as the classifier, no purification. It is adversarially
+// trained, so if it alone is as robust as agdm, the purification adds nothing.
+const DEFENSES = ['none', 'cphi', 'diffpure', 'gdmp', 'agdm'] as const;
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -124,8 +126,8 @@ export async function run(argv: string[]): Promise<void> {
   const sanityM = Math.min(sanityN, n);
   if (sanityM > 0 && range.start === 0 && range.end < sanityM) throw new Error(`--sanity-n ${sanityN} needs the first ${sanityM} images in shard 0, which holds ${range.end}: use fewer shards or a smaller --sanity-n`);
   const classifier = await loadClassifier(engine, values.classifier);
-  const denoiser = defenses.some((d) => d !== 'none') ? await loadDenoiser(engine, values.denoiser) : null;
-  const guide = defenses.includes('agdm') ? await loadClassifier(engine, values.guidance) : undefined;
+  const denoiser = defenses.some((d) => d !== 'none' && d !== 'cphi') ? await loadDenoiser(engine, values.denoiser) : null;
+  const guide = defenses.includes('agdm') || defenses.includes('cphi') ? await loadClassifier(engine, values.guidance) : undefined;
   if (denoiser) assertModelsFit({ denoiser, classifier, guidance: guide });
   const bars = new Map<string, ProgressBar>();
   const onProgress = (label: string, done: number, total: number) => {
@@ -227,8 +229,9 @@ async function measureGap(engine: Engine, truth: DefendedPipeline, surrogate: De
   return { attack, samples, ...gap };
 }
 
-function pipelineFor(name: DefenseName, classifier: Classifier, denoiser: Denoiser | null, guide: Classifier | undefined, values: Record<string, string | boolean | undefined>): Pipeline {
+function pipelineFor(name: DefenseName | 'cphi', classifier: Classifier, denoiser: Denoiser | null, guide: Classifier | undefined, values: Record<string, string | boolean | undefined>): Pipeline {
   if (name === 'none') return { classifier };
+  if (name === 'cphi') return { classifier: guide! };
   const { seed: _seed, ...options } = purifyOptionsFrom({ ...values, steps: values['purify-steps'] }, name);
   const eta = values['purify-eta'] === undefined ? {} : { eta: Number(values['purify-eta']) };
   const defense: Defense = { denoiser: denoiser!, guide: name === 'agdm' ? guide : undefined, options: { ...options, ...eta } };
