@@ -15,6 +15,7 @@ import { pgd } from '../attacks/pgd.ts';
 import { evaluationDraw, type Pipeline } from '../attacks/pipeline.ts';
 import { pipelineTarget, type AttackTarget } from '../attacks/target.ts';
 import { fromArray } from '../ops/index.ts';
+import type { Classifier } from '../models/types.ts';
 import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import type { AttackConfig, EvalData } from './evaluate.ts';
@@ -188,6 +189,8 @@ export interface SanityOptions {
   robust?: Partial<Record<AttackName, boolean[]>>;
   /** Images for the finite-difference check (default 4). */
   gradientImages?: number;
+  /** The undefended classifier the attack must break (default: the pipeline's own classifier). */
+  bare?: Classifier;
   onProgress?: (label: string, done: number, total: number) => void;
 }
 
@@ -195,12 +198,13 @@ export interface SanityOptions {
 export async function sanityChecks(engine: Engine, p: Pipeline, data: EvalData, opts: SanityOptions): Promise<SanityCheck[]> {
   const ctx: SanityContext = { engine, target: pipelineTarget(p), data: { ...data, n: opts.n }, seed: opts.seed, batch: opts.batch, onProgress: opts.onProgress };
   const { attack } = opts;
+  const bare = opts.bare ?? p.classifier;
   const accuracy = opts.accuracy ?? countTrue(await attackFlags(ctx, attack)) / opts.n;
   return [
     ...(await convergenceChecks(ctx, attack, accuracy)),
     await gradientMatchCheck(ctx, attack, opts.gradientImages),
     await unboundedCheck(ctx, attack),
-    await bareBreaksCheck({ ...ctx, target: pipelineTarget({ classifier: p.classifier }) }, attack, p.classifier.name, p.defense ? undefined : accuracy),
+    await bareBreaksCheck({ ...ctx, target: pipelineTarget({ classifier: bare }) }, attack, bare.name, !p.defense && bare === p.classifier ? accuracy : undefined),
     squareCheck(opts.robust ?? {}),
   ];
 }

@@ -127,6 +127,7 @@ function chainText(p: Chain | null): string {
 
 function attackText(a: AttackResult): string {
   const s = a.settings;
+  if (a.attack === 'square') return `square: ${s.norm} ε=${s.eps}, ${s.steps} logit queries per image (black box, a fresh noise draw per query)`;
   const step = a.attack.startsWith('apgd') ? 'APGD step schedule (2ε, halving)' : a.attack === 'fgsm' ? 'one step of ε' : `α=${(s.stepSize ?? (2.5 * s.eps) / s.steps).toPrecision(3)}`;
   const steps = a.attack === 'fgsm' ? 1 : s.steps;
   return `${a.attack}: ${s.norm} ε=${s.eps}, ${steps} step${steps === 1 ? '' : 's'}, ${step}, ${/^[a-z]+$/.test(a.loss) ? a.loss.toUpperCase() : a.loss} loss, ${ESTIMATORS[a.estimator] ?? a.estimator}, EOT ${a.eot} (${steps * a.eot} gradient${steps * a.eot === 1 ? '' : 's'} per image)`;

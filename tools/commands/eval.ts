@@ -72,6 +72,7 @@ export async function run(argv: string[]): Promise<void> {
       norm: { type: 'string', default: 'linf' },
       eps: { type: 'string' },
       steps: { type: 'string', default: '20' },
+      queries: { type: 'string', default: '1000' },
       'step-size': { type: 'string' },
       eot: { type: 'string', default: '4' },
       n: { type: 'string', default: '64' },
@@ -109,7 +110,9 @@ export async function run(argv: string[]): Promise<void> {
   const attackNames = list(values.attack, ATTACK_NAMES, 'attack').filter(isAttackName) as AttackName[];
   const steps = positive(values.steps, 'steps');
   const settings = { norm, eps, steps, eot: positive(values.eot, 'eot'), stepSize: values['step-size'] ? positive(values['step-size'], 'step-size', false) : undefined };
-  const attacks: AttackConfig[] = attackNames.map((name) => ({ name, settings }));
+  // Square is black box: its budget is logit queries, not gradient steps.
+  const queries = positive(values.queries, 'queries');
+  const attacks: AttackConfig[] = attackNames.map((name) => ({ name, settings: name === 'square' ? { ...settings, steps: queries } : settings }));
   const seedCount = positive(values.seeds, 'seeds');
   const firstSeed = Number(values.seed);
   const seeds = Array.from({ length: seedCount }, (_, i) => firstSeed + i);
@@ -169,7 +172,7 @@ export async function run(argv: string[]): Promise<void> {
     const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, surrogate: surrogate ?? undefined, range, store, examples: Number(values.examples), onProgress });
     results.push(result);
     // The checks run on the first images, so only the shard holding them runs them.
-    const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];
+    const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, classifier, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];
     const gradientGap = surrogate && gapN > 0 && result.examples ? await stored(store, 'gradient-gap', () => measureGap(engine, pipeline as DefendedPipeline, surrogate, result, attacks, Math.min(gapN, result.examples!.n), seeds[0])) : undefined;
     const defense: DefenseReport = {
       defense: name,
@@ -206,7 +209,7 @@ async function stored<T>(store: KeyedStore | undefined, key: string, compute: ()
   return value;
 }
 
-function runSanity(engine: Engine, pipeline: Pipeline, data: { images: Float32Array; labels: ArrayLike<number> }, result: EvalResult, attacks: AttackConfig[], m: number, seed: number, batch: number, onProgress: (label: string, done: number, total: number) => void): Promise<SanityCheck[]> {
+function runSanity(engine: Engine, pipeline: Pipeline, bare: Classifier, data: { images: Float32Array; labels: ArrayLike<number> }, result: EvalResult, attacks: AttackConfig[], m: number, seed: number, batch: number, onProgress: (label: string, done: number, total: number) => void): Promise<SanityCheck[]> {
   const probe = attacks.find((a) => a.name !== 'bpda-eot' && a.name !== 'fgsm') ?? attacks[0];
   return sanityChecks(engine, pipeline, { images: data.images, labels: data.labels, n: m }, {
     attack: probe,
@@ -214,6 +217,8 @@ function runSanity(engine: Engine, pipeline: Pipeline, data: { images: Float32Ar
     seed,
     batch,
     accuracy: result.flags.attacks[probe.name][0].slice(0, m).filter(Boolean).length / m,
+    robust: Object.fromEntries(attacks.map((a) => [a.name, result.flags.attacks[a.name][0].slice(0, m)])),
+    bare,
     onProgress: (label, done, total) => onProgress(`sanity: ${label}`, done, total),
   });
 }
