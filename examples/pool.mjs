@@ -10,11 +10,11 @@ const data = loadDataset('mnist', 'test', { limit: n });
 const pool = createPool({ workersPerAdapter: workers, guidance: 'mnist-guidance' });
 try {
   await pool.ready();
-  const purified = await pool.purify(data.images, [n, 1, 28, 28], { method: 'diffpure', tStar: 10 }, {
+  const { data: purified, seed } = await pool.purify(data.images, [n, 1, 28, 28], { method: 'diffpure', tStar: 10 }, {
     onProgress: ({ done, total }) => process.stderr.write(`\rstep ${done}/${total}`),
   });
   process.stderr.write('\n');
-  console.log(`purified ${purified.length / 784} images on ${pool.threads} threads`);
+  console.log(`purified ${purified.length / 784} images on ${pool.threads} threads (seed ${seed}: pass it back to replay the noise)`);
 } finally {
   await pool.close();
 }

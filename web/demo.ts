@@ -220,7 +220,7 @@ async function attack(overrides: { eps?: number; steps?: number } = {}): Promise
   return { data: Array.from(value.data), ms };
 }
 
-async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ data: number[]; ms: number }> {
+async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ data: number[]; ms: number; seed: number }> {
   const source = state.attacked ?? state.image;
   if (!source) throw new Error('choose an image first');
   if (overrides.tStar !== undefined) input('tStar').value = String(overrides.tStar);
@@ -228,7 +228,9 @@ async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ da
   if (overrides.method !== undefined) input<HTMLSelectElement>('method').value = overrides.method;
   describeMethod();
   // Only what the page lets one change; the guidance scale and the rest come from the shared defaults table.
-  const options: PurifyRequest = { method: input<HTMLSelectElement>('method').value as PurifyRequest['method'], tStar: Number(input('tStar').value), seed: Number(input('seed').value) };
+  // An empty seed field leaves the seed out: the worker draws a fresh one, as the library does, and the caption names it.
+  const seedText = input('seed').value.trim();
+  const options: PurifyRequest = { method: input<HTMLSelectElement>('method').value as PurifyRequest['method'], tStar: Number(input('tStar').value), ...(seedText && { seed: Number(seedText) }) };
   const label = `${options.method} t*=${options.tStar}`;
   // The panel shows this job's result only: no earlier image under a new caption while it runs.
   state.purified = undefined;
@@ -237,8 +239,8 @@ async function purifyImage(overrides: Partial<PurifyRequest> = {}): Promise<{ da
   const { value, ms } = await job(label, (jobId) => api.purify(batchOf(source), options, onProgress(label), jobId));
   state.purified = value.data;
   draw('purified', state.purified);
-  await caption('purifiedCaption', state.purified, `${label}, ${(ms / 1000).toFixed(2)} s`);
-  return { data: Array.from(value.data), ms };
+  await caption('purifiedCaption', state.purified, `${label}, seed ${value.seed}, ${(ms / 1000).toFixed(2)} s`);
+  return { data: Array.from(value.data), ms, seed: value.seed };
 }
 
 // ---------------------------------------------------------------- wiring

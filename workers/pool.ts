@@ -7,7 +7,7 @@
 // Cancelling stops queued chunks before they start and running ones between two reverse steps.
 import { Piscina } from 'piscina';
 import { MessageChannel } from 'node:worker_threads';
-import type { PurifyRequest, Shape4, StepProgress } from './api.ts';
+import type { PurifiedBatch, PurifyRequest, Shape4, StepProgress } from './api.ts';
 import { FAULT, INJECTED_CRASH_EXIT_CODE, type PoolReply, type PoolTask, type PoolWorkerData, type PoolWorkerStats } from './pool-protocol.ts';
 import { workerModule } from './ts-worker.ts';
 import { randomSeed } from '../engine/purify/random-seed.ts';
@@ -54,8 +54,11 @@ export interface PurifierPool {
   readonly threads: number;
   /** Resolves once every thread has its device, weights and warm pipelines. */
   ready(): Promise<PoolWorkerStats[]>;
-  /** Without options.seed the chunks share a fresh random seed; pass one to record or replay the noise. */
-  purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run?: PoolRunOptions): Promise<Float32Array>;
+  /**
+   * Without options.seed the chunks share a fresh random seed; pass one to replay the noise. The
+   * result carries the seed used either way, so any call can be recorded and replayed.
+   */
+  purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run?: PoolRunOptions): Promise<PurifiedBatch>;
   /** The latest statistics each live thread reported (with every finished task). */
   workerStats(): PoolWorkerStats[];
   /** Testing hook: the first thread to finish reverse step `atStep` crashes or loses its device. */
@@ -166,7 +169,7 @@ class Pool implements PurifierPool {
     return this.workerStats();
   }
 
-  async purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run: PoolRunOptions = {}): Promise<Float32Array> {
+  async purify(images: Float32Array, shape: Shape4, options: PurifyRequest, run: PoolRunOptions = {}): Promise<PurifiedBatch> {
     const [n, c, h, w] = shape;
     const per = c * h * w;
     if (images.length !== n * per) throw new RangeError(`purify: ${images.length} values for images [${shape}]`);
@@ -199,7 +202,8 @@ class Pool implements PurifierPool {
     );
     // One failed chunk (or a cancellation) stops the others between steps.
     work.catch(cancelAll).finally(() => cancels.forEach((flag) => this.active.delete(flag)));
-    if (!run.signal) return work.then(() => out);
+    const result: PurifiedBatch = { data: out, shape, seed: seeded.seed };
+    if (!run.signal) return work.then(() => result);
     const signal = run.signal;
     let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {
@@ -211,7 +215,7 @@ class Pool implements PurifierPool {
     });
     try {
       await Promise.race([work, aborted]);
-      return out;
+      return result;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -327,7 +331,7 @@ export function poolOptionsFromFlags(flags: { workers?: string; adapters?: strin
 }
 
 /** Purifies on a pool started for this call: waits until its threads are warm, runs, always closes it. */
-export async function purifyOnPool(options: PoolOptions, images: Float32Array, shape: Shape4, request: PurifyRequest, run?: PoolRunOptions): Promise<Float32Array> {
+export async function purifyOnPool(options: PoolOptions, images: Float32Array, shape: Shape4, request: PurifyRequest, run?: PoolRunOptions): Promise<PurifiedBatch> {
   const pool = createPool(options);
   try {
     await pool.ready();

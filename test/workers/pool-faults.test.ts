@@ -23,7 +23,7 @@ async function purifyThroughFault(kind: 'exit' | 'lose-device', atStep: number):
   const options: PurifyRequest = { method: 'diffpure', tStar: 5, seed, firstIndex: 3 };
   const events: PoolProgress[] = [];
   pool.injectFault(kind, atStep);
-  const purified = await pool.purify(images, shape, options, { onProgress: (p) => events.push(p) });
+  const { data: purified } = await pool.purify(images, shape, options, { onProgress: (p) => events.push(p) });
   assertSame(`6 images, one thread hit by '${kind}' at step ${atStep}`, purified, await singleDevice(images, shape, options));
   const retried = events.filter((e) => e.chunk.attempt > 0);
   assert.ok(retried.length > 0, 'one chunk was retried');
@@ -62,7 +62,7 @@ test('when retries run out the error names the images and the cause, and the poo
     assert.ok(error instanceof PoolTaskError, `expected PoolTaskError, got ${error}`);
     console.log(`    error: ${error.message}`);
     assert.match(error.message, /images 0–1 failed after 1 attempt: .*exited with code: 70 \(injected crash\)/);
-    assertSame('the replacement thread then purifies normally', await fragile.purify(images, shape, options), await singleDevice(images, shape, options));
+    assertSame('the replacement thread then purifies normally', (await fragile.purify(images, shape, options)).data, await singleDevice(images, shape, options));
   } finally {
     await fragile.close();
   }

@@ -30,10 +30,21 @@ test('a batch split over the threads equals one device running it whole', async 
   const { images, shape } = mnist(7);
   const options: PurifyRequest = { method: 'diffpure', tStar: 6, seed };
   const chunks = new Set<number>();
-  const purified = await pool.purify(images, shape, options, { onProgress: (p) => chunks.add(p.chunk.index) });
+  const { data: purified, seed: used } = await pool.purify(images, shape, options, { onProgress: (p) => chunks.add(p.chunk.index) });
   assert.is(chunks.size, THREADS, 'every thread got a chunk');
+  assert.is(used, seed, 'the result names the seed it was given');
   assertSame('7 images on 2 threads (chunks of 4 and 3)', purified, await singleDevice(images, shape, options));
   assert.ok(purified.some((v, i) => Math.abs(v - images[i]) > 0.05), 'purification changed the images');
+});
+
+test('without a seed every call draws a fresh one, returns it, and passing it back replays the call', async () => {
+  const { images, shape } = mnist(5);
+  const options: PurifyRequest = { method: 'diffpure', tStar: 4 };
+  const first = await pool.purify(images, shape, options);
+  const second = await pool.purify(images, shape, options);
+  assert.ok(Number.isSafeInteger(first.seed) && first.seed !== second.seed, `two unseeded calls drew seeds ${first.seed} and ${second.seed}`);
+  assert.ok(first.data.some((v, i) => v !== second.data[i]), 'two unseeded calls purified with the same noise');
+  assertSame(`replayed with seed ${first.seed}`, (await pool.purify(images, shape, { ...options, seed: first.seed })).data, first.data);
 });
 
 test('concurrent requests of random sizes and depths come back whole and in input order', async () => {
@@ -49,7 +60,7 @@ test('concurrent requests of random sizes and depths come back whole and in inpu
   const results: Float32Array[] = [];
   for (let r = 0; r < requests.length; r += 2) {
     const pair = requests.slice(r, r + 2);
-    results.push(...(await Promise.all(pair.map((q) => pool.purify(q.images, q.shape, q.options)))));
+    results.push(...(await Promise.all(pair.map(async (q) => (await pool.purify(q.images, q.shape, q.options)).data))));
   }
   for (const [r, q] of requests.entries()) {
     assertSame(`request ${r}: ${q.shape[0]} images, t* ${q.options.tStar}, firstIndex ${q.options.firstIndex}`, results[r], await singleDevice(q.images, q.shape, q.options));
@@ -94,7 +105,7 @@ test('cancelling stops a running chunk within one step and queued chunks before 
     );
     assert.is(error?.name, 'AbortError', `${name} request: expected an AbortError, got ${error}`);
   }
-  assertSame('a request running beside the cancelled ones', await bystander, await singleDevice(other.images, other.shape, otherOptions));
+  assertSame('a request running beside the cancelled ones', (await bystander).data, await singleDevice(other.images, other.shape, otherOptions));
   await pool.idle();
   const ran = totalSteps(pool.workerStats()) - before - otherOptions.tStar;
   console.log(`    cancelled after step ${stepAtAbort}: the cancelled requests ran ${ran} steps`);

@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<void> {
   if (pool) {
     let bar: ProgressBar | undefined;
     const { onStep: _, signal: __, ...request } = opts;
-    const images = await purifyOnPool(pool, inputs.data, inputs.shape, request, {
+    const { data: images } = await purifyOnPool(pool, inputs.data, inputs.shape, request, {
       onProgress: (p) => (bar ??= new ProgressBar(`purify ${n} images on ${values.workers} worker(s) per adapter (${opts.method}, t*=${opts.tStar}), steps`, p.total)).update(p.done),
     });
     purified = { data: images, shape: inputs.shape, labels: models.classifier ? await purifier.classify({ data: images, shape: inputs.shape }) : null };
