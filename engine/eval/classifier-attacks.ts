@@ -82,12 +82,14 @@ export async function cleanCorrect(t: AttackTarget, indices: number[]): Promise<
 }
 
 /**
- * Per image of `indices`: robust to every restart of `attack` (false where `clean` is false).
- * Restart r draws its random start from seed + r, keyed by the image's position among the survivors.
+ * Per image of `indices`: robust to every restart of `attack` (false where `standing` is false).
+ * Restart r draws its random start from seed + r, keyed by the image's position among the survivors,
+ * so restarts from..restarts−1, given the flags after restarts 0..from−1 as `standing`, continue a
+ * shorter run into exactly what one run of `attack.restarts` restarts gives.
  */
-export async function robustToAttack(t: AttackTarget, indices: number[], clean: boolean[], attack: ClassifierAttack, onRestart?: (restart: number, standing: number) => void): Promise<boolean[]> {
-  const robust = [...clean];
-  for (let r = 0; r < attack.restarts; r++) {
+export async function robustToAttack(t: AttackTarget, indices: number[], standing: boolean[], attack: ClassifierAttack, onRestart?: (restart: number, standing: number) => void, from = 0): Promise<boolean[]> {
+  const robust = [...standing];
+  for (let r = from; r < attack.restarts; r++) {
     const standing = indices.filter((_, i) => robust[i]);
     onRestart?.(r, standing.length);
     if (!standing.length) break;

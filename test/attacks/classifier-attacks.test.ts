@@ -1,6 +1,7 @@
 // The model card's attack suite (engine/eval/classifier-attacks.ts) on the shipped MNIST classifier:
 // ε = 0 fools nothing (robust = clean), ε = 0.3 breaks the undefended net, more restarts can only
-// remove images, and an image misclassified clean never counts as robust.
+// remove images, an image misclassified clean never counts as robust, and more restarts continue a
+// shorter run into exactly the longer one.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadDataset } from '../../engine/data/datasets.ts';
@@ -42,6 +43,21 @@ test('ε = 0.3 breaks the undefended classifier; restarts only remove images; cl
     assert.ok(three.every((r, i) => !r || one[i]), 'every image robust to 3 restarts is robust to the first');
     assert.ok(one.every((r, i) => !r || pretend[i]), 'no image counts as robust unless it was classified correctly');
   }
+});
+
+test('more restarts continue a shorter run into exactly the longer one (card --restarts N --resume)', async () => {
+  const t = await target(0.3);
+  if (!t) return;
+  // The robust c_φ, so that images survive the first restarts and the later ones have work to do.
+  const robustTarget = { ...t, classifier: await loadClassifier(t.engine, 'mnist-guidance') };
+  const clean = await cleanCorrect(robustTarget, indices);
+  const attack = { ...short('pgd', 4), steps: 10, stepSize: 0.075 };
+  const whole = await robustToAttack(robustTarget, indices, clean, attack);
+  const firstTwo = await robustToAttack(robustTarget, indices, clean, { ...attack, restarts: 2 });
+  const continued = await robustToAttack(robustTarget, indices, firstTwo, attack, undefined, 2);
+  const count = (f: boolean[]) => f.filter(Boolean).length;
+  console.log(`    c_φ, PGD-10: ${count(clean)} clean, ${count(firstTwo)} robust after 2 restarts, ${count(whole)} after 4 (continued: ${count(continued)})`);
+  assert.equal(continued, whole, 'restarts 2–3 on the survivors of 0–1 equal one run of 4');
 });
 
 test.run();

@@ -26,6 +26,8 @@ interface CardState {
   cleanAccuracy: number;
   /** Per attack name: per image of the first n test images, robust (null: not attacked yet). */
   robust: Record<string, (boolean | null)[]>;
+  /** Per attack name and image: restarts run so far (absent in older cards: `restarts` where attacked). */
+  restartsDone?: Record<string, number[]>;
   seconds: Record<string, number>;
   adapter: string;
 }
@@ -74,9 +76,13 @@ export async function run(argv: string[]): Promise<void> {
   if (saved) {
     state = JSON.parse(readFileSync(saved, 'utf8')) as CardState;
     delete (state as Partial<CardState> & { perImage?: unknown }).perImage;
-    if (state.sha256 !== sha256 || state.n !== n || state.eps !== eps || state.seed !== target.seed || state.restarts !== attacks[0].restarts) {
+    if (state.sha256 !== sha256 || state.n !== n || state.eps !== eps || state.seed !== target.seed) {
       throw new Error(`${saved} was written for other weights or settings; delete it or drop --resume`);
     }
+    // More restarts continue the finished ones on the images still standing (robustToAttack's `from`); fewer cannot be undone.
+    if (attacks[0].restarts < state.restarts) throw new Error(`${saved} already has ${state.restarts} restarts; --restarts ${attacks[0].restarts} cannot remove them`);
+    state.restartsDone ??= Object.fromEntries(Object.entries(state.robust).map(([k, flags]) => [k, flags.map((f) => (f === null ? 0 : state.restarts))]));
+    state.restarts = attacks[0].restarts;
     console.error(`resumed from ${saved}`);
   } else {
     const all = Array.from({ length: test.n }, (_, i) => i);
@@ -96,14 +102,20 @@ export async function run(argv: string[]): Promise<void> {
   const clean = await cleanCorrect(target, firstN);
   for (const attack of chosen) {
     const flags = (state.robust[attack.name] ??= new Array(n).fill(null));
+    const done = ((state.restartsDone ??= {})[attack.name] ??= new Array(n).fill(0));
     for (let start = 0; start < n; start += BLOCK) {
       const block = firstN.slice(start, start + BLOCK);
-      if (block.every((i) => flags[i] !== null)) continue;
+      const from = Math.min(...block.map((i) => (flags[i] === null ? 0 : done[i])));
+      if (from >= attack.restarts) continue;
       const began = performance.now();
-      const robust = await robustToAttack(target, block, block.map((i) => clean[i]), attack, (r, standing) => {
-        process.stderr.write(`\r${attack.name}: images ${start + 1}–${start + block.length} of ${n}, restart ${r + 1}/${attack.restarts}, ${standing} standing   `);
+      const standing = block.map((i) => (from === 0 ? clean[i] : flags[i]!));
+      const robust = await robustToAttack(target, block, standing, attack, (r, left) => {
+        process.stderr.write(`\r${attack.name}: images ${start + 1}–${start + block.length} of ${n}, restart ${r + 1}/${attack.restarts}, ${left} standing   `);
+      }, from);
+      block.forEach((img, i) => {
+        flags[img] = robust[i];
+        done[img] = attack.restarts;
       });
-      block.forEach((img, i) => (flags[img] = robust[i]));
       state.seconds[attack.name] = (state.seconds[attack.name] ?? 0) + (performance.now() - began) / 1000;
       save();
     }
@@ -131,7 +143,8 @@ function curveTable(path: string | undefined): string {
 function card(s: CardState, meta: Record<string, string>, clean: boolean[], curvePath: string | undefined): string {
   const names = Object.keys(s.robust).filter((k) => s.robust[k].every((v) => v !== null));
   const worst = clean.map((c, i) => c && names.every((k) => s.robust[k][i]));
-  const rows = names.map((k) => `| ${k} | ${s.restarts} | ${pct(s.robust[k].filter(Boolean).length / s.n)} | ${formatTime(s.seconds[k])} |`).join('\n');
+  const restartsOf = (k: string) => Math.min(...(s.restartsDone?.[k] ?? [s.restarts]));
+  const rows = names.map((k) => `| ${k} | ${restartsOf(k)} | ${pct(s.robust[k].filter(Boolean).length / s.n)} | ${formatTime(s.seconds[k])} |`).join('\n');
   const missing = Object.keys(s.robust).filter((k) => !names.includes(k));
   return `# ${meta.model ?? s.weights}
 
