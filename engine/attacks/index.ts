@@ -8,6 +8,8 @@
 //   apgd-hijack    APGD on the ŷ-hijack objective (hijack.ts): f's CE through the purifier plus
 //                  c_φ's CE at the input, full gradient, K draws; AGDM only
 //   apgd-hijack-t  the same, targeted at c_φ's runner-up class at the clean image
+//   apgd-known     APGD-CE with the defence's own noise: the attacker knows the seed (a threat
+//                  model row), so every gradient uses the evaluation draw and EOT does not apply
 //   square     Square Attack (L∞ only), black box: logits only, `steps` queries per image, a fresh
 //              noise draw per query; a sanity row (it must not beat the white-box attacks)
 // Against a bare classifier every estimator is the classifier's exact gradient and K is 1.
@@ -18,13 +20,13 @@ import { fgsm } from './fgsm.ts';
 import { hijackSample, runnerUpTargets } from './hijack.ts';
 import type { GradientFn, LogitLoss } from './objectives.ts';
 import { pgd } from './pgd.ts';
-import type { Pipeline } from './pipeline.ts';
+import { evaluationDraw, type Pipeline } from './pipeline.ts';
 import type { Norm } from './project.ts';
 import { square } from './square.ts';
 import { pipelineTarget, type AttackTarget, type Estimator } from './target.ts';
 
 export type { Estimator } from './target.ts';
-export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'apgd-hijack', 'apgd-hijack-t', 'square'] as const;
+export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'apgd-hijack', 'apgd-hijack-t', 'apgd-known', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export interface AttackSettings {
@@ -83,6 +85,22 @@ function hijack(targeted: boolean): AttackSpec {
   };
 }
 
+/**
+ * The gradient an attacker who knows the defence's seed follows: the pipeline's under the very draw
+ * the evaluation scores with (pipeline.ts's evaluationDraw), the same at every step.
+ */
+export function knownNoiseGradient(target: AttackTarget, labels: ArrayLike<number>, seed: number, firstIndex: number): GradientFn {
+  const sample = target.sample('full', labels, 'ce');
+  return (xAdv) => sample(xAdv, evaluationDraw(seed, firstIndex));
+}
+
+const knownNoise: AttackSpec = {
+  estimator: 'full',
+  loss: 'ce',
+  eot: false,
+  run: (x, labels, target, s, firstIndex, onStep) => runApgd(x, labels, knownNoiseGradient(target, labels, s.seed, firstIndex), s, firstIndex, onStep),
+};
+
 const squareAttack: AttackSpec = {
   estimator: 'queries',
   loss: 'margin',
@@ -103,6 +121,7 @@ export const ATTACKS: Record<AttackName, AttackSpec> = {
   'apgd-dlr': whiteBox('full', 'dlr', true, runApgd),
   'apgd-hijack': hijack(false),
   'apgd-hijack-t': hijack(true),
+  'apgd-known': knownNoise,
   'square': squareAttack,
 };
 

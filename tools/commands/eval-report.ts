@@ -107,6 +107,7 @@ const HEADINGS: Record<string, string> = {
   'apgd-dlr': 'APGD-DLR (full grad., rand)',
   'apgd-hijack': 'APGD ŷ-hijack (full grad., rand)',
   'apgd-hijack-t': 'APGD ŷ-hijack, targeted (full grad., rand)',
+  'apgd-known': 'APGD-CE, known noise (full grad.)',
   'square': 'Square (black box)',
 };
 
