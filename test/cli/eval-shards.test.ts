@@ -1,7 +1,7 @@
 // `purify eval --shard K/N` + `purify eval merge` end to end with the shipped models on a tiny
 // budget: the merged JSON and report equal the unsharded run's (all but wall times, dates and the
 // command lines), the JSON records per-image flags, seeds, weight hashes and the exact commands, and
-// merge refuses an incomplete set of shards.
+// merge refuses an incomplete set of shards unless --partial, which says which images it covers.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -58,6 +58,12 @@ test('merge refuses a missing shard', () => {
   const r = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'shard-1.json')], { encoding: 'utf8' });
   assert.is(r.status, 1);
   assert.match(r.stderr, /shards 1\/2 given: a run of 2 shards needs each of 0\/2 … 1\/2 once/);
+});
+
+test('merge --partial reports an unfinished run over its finished shards and says which images they are', () => {
+  purify('eval', 'merge', join(dir, 'shard-1.json'), '--partial', '--json', join(dir, 'partial.json'), '--md', join(dir, 'partial.md'));
+  assert.equal(measured(join(dir, 'partial.json')), measured(join(dir, 'shard-1.json')));
+  assert.match(readFileSync(join(dir, 'partial.md'), 'utf8'), /mnist test images 3–5 of a run over the first 6 \(unfinished/);
 });
 
 test.run();

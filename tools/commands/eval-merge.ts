@@ -14,14 +14,14 @@ function runIdentity(r: EvalReport): string {
   return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models: r.models, threat: r.threat, defenses });
 }
 
-function joinDefense(parts: DefenseReport[], n: number): DefenseReport {
+function joinDefense(parts: DefenseReport[], n: number, first = 0): DefenseReport {
   const flags = joinFlags(parts.map((d) => d.flags));
-  if (flags.first !== 0 || flags.n !== n) throw new RangeError(`${parts[0].defense}: the shards cover images ${flags.first}–${flags.first + flags.n - 1}, not 0–${n - 1}`);
+  if (flags.first !== first || flags.n !== n) throw new RangeError(`${parts[0].defense}: the shards cover images ${flags.first}–${flags.first + flags.n - 1}, not ${first}–${first + n - 1}`);
   const s = summarizeFlags(flags);
   const [head] = parts;
   // Attack time per image: each shard's total over all images.
   const secondsPerImage = (i: number) => parts.reduce((t, d) => t + d.attacks[i].secondsPerImage * d.flags.n, 0) / n;
-  const firstPart = parts.find((d) => d.flags.first === 0)!;
+  const firstPart = parts.find((d) => d.flags.first === first)!;
   return {
     defense: head.defense,
     purification: head.purification,
@@ -38,8 +38,12 @@ function joinDefense(parts: DefenseReport[], n: number): DefenseReport {
   };
 }
 
-/** Joins one run's shards (a whole run passes through unchanged). */
-export function joinShards(shards: EvalReport[]): EvalReport {
+/**
+ * Joins one run's shards (a whole run passes through unchanged). `partial`: a run still in progress,
+ * whose shards so far must be consecutive (K…K+m−1 of N); the report then covers their images only
+ * and says so, and every number in it is over those images.
+ */
+export function joinShards(shards: EvalReport[], partial = false): EvalReport {
   const whole = shards.filter((r) => !r.shard);
   if (whole.length) {
     if (shards.length > 1) throw new RangeError('a whole (unsharded) run was given together with other files of the same run');
@@ -47,9 +51,11 @@ export function joinShards(shards: EvalReport[]): EvalReport {
   }
   const count = shards[0].shard!.count;
   const indices = shards.map((r) => r.shard!.index).sort((a, b) => a - b);
-  if (shards.some((r) => r.shard!.count !== count) || indices.join() !== Array.from({ length: count }, (_, i) => i).join()) {
-    throw new RangeError(`shards ${indices.map((i) => `${i}/${count}`).join(', ')} given: a run of ${count} shards needs each of 0/${count} … ${count - 1}/${count} once`);
+  const consecutive = indices.every((k, i) => k === indices[0] + i);
+  if (shards.some((r) => r.shard!.count !== count) || !consecutive || (!partial && indices.length !== count)) {
+    throw new RangeError(`shards ${indices.map((i) => `${i}/${count}`).join(', ')} given: a run of ${count} shards needs each of 0/${count} … ${count - 1}/${count} once${partial ? ' (--partial: consecutive shards, each once)' : ' (--partial reports the consecutive shards finished so far)'}`);
   }
+  if (indices.length < count) return joinPartial([...shards].sort((a, b) => a.shard!.index - b.shard!.index));
   const [head] = shards;
   const { shard: _shard, ...rest } = head;
   const report = {
@@ -62,11 +68,29 @@ export function joinShards(shards: EvalReport[]): EvalReport {
   return { ...report, rows: reportRows(report) };
 }
 
+/** Consecutive shards of an unfinished run: one report over their images, marked as a shard range. */
+function joinPartial(shards: EvalReport[]): EvalReport {
+  const [head] = shards;
+  const start = head.shard!.start;
+  const end = shards.at(-1)!.shard!.end;
+  if (shards.length === 1) return head;
+  const { shard: _shard, ...rest } = head;
+  const report = {
+    ...rest,
+    shard: { ...head.shard!, end },
+    commands: shards.flatMap((r) => r.commands),
+    date: shards.map((r) => r.date).sort().at(-1)!,
+    adapter: [...new Set(shards.map((r) => r.adapter))].join(', '),
+    defenses: head.defenses.map((d, i) => joinDefense(shards.map((r) => r.defenses[i]), end - start, start)),
+  };
+  return { ...report, rows: reportRows(report) };
+}
+
 /** Groups files by run and joins each group's shards, in the order the runs first appear. */
-export function mergeReports(reports: EvalReport[]): EvalReport[] {
+export function mergeReports(reports: EvalReport[], partial = false): EvalReport[] {
   const groups = new Map<string, EvalReport[]>();
   for (const r of reports) groups.set(runIdentity(r), [...(groups.get(runIdentity(r)) ?? []), r]);
-  return [...groups.values()].map(joinShards);
+  return [...groups.values()].map((g) => joinShards(g, partial));
 }
 
 function write(path: string, text: string): void {
@@ -83,10 +107,11 @@ export async function run(argv: string[]): Promise<void> {
       md: { type: 'string' },
       title: { type: 'string', default: 'MNIST robustness under adaptive attacks' },
       notes: { type: 'string' },
+      partial: { type: 'boolean', default: false },
     },
   });
-  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md]');
-  const runs = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]));
+  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md] [--partial]');
+  const runs = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial);
   if (values.json) write(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
   const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
   if (values.md) write(values.md, md + '\n');

@@ -225,7 +225,8 @@ function threatSection(runs: EvalReport[]): string {
   if (defenses.every((d) => !d.sanity.length)) lines.push('| - | (not run: --sanity-n 0) | | |');
   lines.push('', '### Runs', '');
   for (const r of runs) {
-    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: first ${r.n} ${r.dataset} test images, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
+    const images = r.shard && r.shard.end - r.shard.start < r.n ? `${r.dataset} test images ${r.shard.start}–${r.shard.end - 1} of a run over the first ${r.n} (unfinished: the other shards are not in this report)` : `first ${r.n} ${r.dataset} test images`;
+    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: ${images}, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
     lines.push('', '  ```', ...r.commands.map((c) => `  ${c}`), '  ```', '');
   }
   return lines.join('\n');
