@@ -16,7 +16,10 @@
 //                dy = gradOut·silu'(x̂·γ + β), the pre-activation recomputed from x, for the later passes.
 //   INPUT_GRAD   one invocation per run: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
 //   PARAM_GRADS  one invocation per parameter: dγ = Σ dy·x̂, dβ = Σ dy over the elements it scales.
-// Everything is serial per invocation: no workgroup memory or barriers, and long runs, because CPU
+// TREE (GPU tunings, STATS and ROW_GRADS only): one workgroup per row instead of one invocation;
+// its ${WG} invocations sum strided slices of the row and combine them through workgroup memory in
+// log2(${WG}) barrier steps, so a row of thousands of values is not one GPU thread's serial walk.
+// Otherwise everything is serial per invocation: no workgroup memory or barriers, and long runs, because CPU
 // Vulkan drivers pay per invocation (runs of 64 made the apply pass several times faster on
 // lavapipe than one element per invocation) and run barriers slowly. Runs never straddle segments, so a run's row
 // and channel come from two divisions per run, not per element. Serial sums add blocks of ${BLOCK}
@@ -105,6 +108,68 @@ fn runOf(id: u32) -> Run {
   return Run(seg * p.segmentLength, first, min(first + ${RUN}u, p.segmentLength), seg / p.segmentsPerRow, seg % p.channels);
 }
 
+#if TREE
+var<workgroup> partial: array<vec2<f32>, ${WG}>;
+
+/** The sum of every invocation's value; all ${WG} must call it, in uniform control flow (${WG} is a power of two). */
+fn rowSum(value: vec2<f32>, lane: u32) -> vec2<f32> {
+  partial[lane] = value;
+  workgroupBarrier();
+  for (var stride = ${WG}u / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) { partial[lane] += partial[lane + stride]; }
+    workgroupBarrier();
+  }
+  let result = partial[0];
+  // Nobody overwrites partial[0] for the next sum before everyone has read it.
+  workgroupBarrier();
+  return result;
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  // One row per workgroup: the bound is uniform across the group, so the barriers below stay legal.
+  let id = wg.x + wg.y * p.groupsX;
+  if (id >= p.count) { return; }
+  let base = id * p.rowLength;
+#if STATS
+  let shift = x[base];
+  var part = 0.0;
+  for (var m = lane; m < p.rowLength; m += ${WG}u) { part += x[base + m] - shift; }
+  let offset = rowSum(vec2<f32>(part, 0.0), lane).x / f32(p.rowLength);
+  var squares = 0.0;
+  for (var m = lane; m < p.rowLength; m += ${WG}u) {
+    let d = (x[base + m] - shift) - offset;
+    squares += d * d;
+  }
+  let total = rowSum(vec2<f32>(squares, 0.0), lane).x;
+  if (lane == 0u) { stats[id] = RowStats(shift, offset, 1.0 / sqrt(total / f32(p.rowLength) + p.eps)); }
+#elif ROW_GRADS
+  let s = stats[id];
+  var sums = vec2<f32>(0.0);
+  // A row is segmentsPerRow consecutive segments, so its elements are contiguous from base.
+  for (var m = lane; m < p.rowLength; m += ${WG}u) {
+    let i = base + m;
+    let seg = i / p.segmentLength;
+#if ELEMENT_AFFINE
+    let q = i - seg * p.segmentLength;
+#else
+    let q = seg % p.channels;
+#endif
+    let xhat = normalised(x[i], s);
+#if SILU
+    let g = gradOut[i] * siluDerivative(xhat * gamma[q] + beta[q]);
+    dy[i] = g;
+#else
+    let g = gradOut[i];
+#endif
+    let dxhat = g * gamma[q];
+    sums += vec2<f32>(dxhat, dxhat * xhat);
+  }
+  let total = rowSum(sums, lane);
+  if (lane == 0u) { rowGrads[id] = total; }
+#endif
+}
+#else
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let id = gid.x + gid.y * p.groupsX * ${WG}u;
@@ -221,3 +286,4 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   dBeta[id] = sums.y;
 #endif
 }
+#endif

@@ -20,12 +20,16 @@ interface SegmentLayout {
   elementAffine: boolean;
 }
 
+/** Whether a pass reduces each row with a workgroup tree (GPU tunings) rather than one invocation's walk. */
+const treePass = (tuning: Tuning, pass: NormPass) => tuning.rowReduction === 'tree' && (pass === 'STATS' || pass === 'ROW_GRADS');
+
 function normKernel(tuning: Tuning, pass: NormPass, elementAffine = false, silu = false): KernelSpec {
+  const tree = treePass(tuning, pass);
   const defines: Record<string, boolean | number> = {
-    WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, RUN: tuning.normRun, ELEMENT_AFFINE: elementAffine, SILU: silu,
+    WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, RUN: tuning.normRun, ELEMENT_AFFINE: elementAffine, SILU: silu, TREE: tree,
   };
   for (const name of NORM_PASSES) defines[name] = name === pass;
-  const variant = `${elementAffine ? '_elementwise' : ''}${silu ? '_silu' : ''}`;
+  const variant = `${elementAffine ? '_elementwise' : ''}${silu ? '_silu' : ''}${tree ? '_tree' : ''}`;
   return { op: `norm_${pass.toLowerCase()}${variant}`, shader: 'norm', defines };
 }
 
@@ -33,7 +37,9 @@ function launchNorm(pass: NormPass, layout: SegmentLayout, eps: number, count: n
   const engine = storage[0].engine;
   // Statistics ignore how γ/β are indexed, so one STATS pipeline serves both norms.
   const kernel = normKernel(engine.tuning, pass, pass !== 'STATS' && layout.elementAffine, silu);
-  const { groups, groupsX } = flatGrid(engine, count, engine.tuning.serialWorkgroup);
+  // A tree pass runs one workgroup per row: count workgroups' worth of invocations.
+  const wg = engine.tuning.serialWorkgroup;
+  const { groups, groupsX } = flatGrid(engine, treePass(engine.tuning, pass) ? count * wg : count, wg);
   const { batch, channels, segmentLength, segmentsPerRow } = layout;
   const u = new Uniforms()
     .u32(count, groupsX, segmentsPerRow * segmentLength, segmentLength, segmentsPerRow, Math.ceil(segmentLength / engine.tuning.normRun), channels, batch)

@@ -56,7 +56,7 @@ export interface Tuning {
   /** Serial sums add blocks of this many terms first, so rounding grows with n/BLOCK + BLOCK, not n. */
   readonly sumBlock: number;
   /**
-   * Row reductions (softmax): 'serial', one invocation walks a row (CPU drivers), or 'tree', one
+   * Row reductions (softmax, norm statistics and row gradients): 'serial', one invocation walks a row (CPU drivers), or 'tree', one
    * workgroup of `serialWorkgroup` invocations per row combining through workgroup memory (GPUs).
    */
   readonly rowReduction: 'serial' | 'tree';
