@@ -4,6 +4,8 @@
 //  - convergence: twice the steps, or twice the EOT samples, must not lower accuracy by more than
 //    max(1 image, 1 %); if it does, the number is "not converged" (an upper bound at best);
 //  - the followed gradient matches central finite differences of the scored pipeline (gradient-check.ts);
+// When the evaluation's attacks differentiate a surrogate chain, so do the checks' attacks (their
+// images still scored on the defence): the checks probe the attack as it was run.
 //  - PGD from the clean images, without a random start, at an unbounded ε reaches 0 % (the random
 //    start alone cannot pass: only a gradient that works can);
 //  - the same attack breaks the bare classifier (accuracy ≤ max(1 image, 1 %));
@@ -33,7 +35,10 @@ export interface SanityCheck {
 /** What every check runs on: a target, the first data.n images, one seed. */
 export interface SanityContext {
   engine: Engine;
+  /** What the attacks differentiate. */
   target: AttackTarget;
+  /** What scores their images and what the gradient check differentiates: the defence (default: target). */
+  scored?: AttackTarget;
   data: EvalData;
   seed: number;
   batch: number;
@@ -62,7 +67,8 @@ export async function robustFlags(ctx: SanityContext, attack: BatchAttack, label
       const x = fromArray(engine, data.images.subarray(start * per, (start + size) * per), [size, c, h, w], 'sanity images');
       const adv = await attack(x, y, start, (d, t) => ctx.onProgress?.(label, start + (size * d) / t, data.n));
       try {
-        return argmaxRows(await target.logits(adv, evaluationDraw(ctx.seed, start)), target.classes);
+        const judge = ctx.scored ?? target;
+        return argmaxRows(await judge.logits(adv, evaluationDraw(ctx.seed, start)), judge.classes);
       } finally {
         adv.dispose();
       }
@@ -164,7 +170,7 @@ export async function gradientMatchCheck(ctx: SanityContext, attack: AttackConfi
   const k = Math.min(points, ctx.data.n);
   const per = c * h * w;
   const labels = Array.from({ length: k }, (_, i) => ctx.data.labels[i]);
-  const r = await gradientCheck(ctx.engine, ctx.target, ctx.data.images.slice(0, k * per), labels, 0, { norm: attack.settings.norm, eps: attack.settings.eps, estimator: 'full', loss: 'dlr', seed: ctx.seed });
+  const r = await gradientCheck(ctx.engine, ctx.scored ?? ctx.target, ctx.data.images.slice(0, k * per), labels, 0, { norm: attack.settings.norm, eps: attack.settings.eps, estimator: 'full', loss: 'dlr', seed: ctx.seed });
   const worst = Math.max(...r.errors);
   const at = r.errors.indexOf(worst);
   const fmt = (pair: [number, number]) => pair.map((v) => v.toExponential(2)).join(', ');
@@ -191,12 +197,17 @@ export interface SanityOptions {
   gradientImages?: number;
   /** The undefended classifier the attack must break (default: the pipeline's own classifier). */
   bare?: Classifier;
+  /**
+   * The chain the evaluation's attacks differentiate when it is a surrogate of the defence: the
+   * checks' attacks then differentiate it too, and their images are scored on the defence.
+   */
+  attacked?: Pipeline;
   onProgress?: (label: string, done: number, total: number) => void;
 }
 
 /** Every check, in a fixed order, on a pipeline; the bare-classifier check runs on its classifier alone. */
 export async function sanityChecks(engine: Engine, p: Pipeline, data: EvalData, opts: SanityOptions): Promise<SanityCheck[]> {
-  const ctx: SanityContext = { engine, target: pipelineTarget(p), data: { ...data, n: opts.n }, seed: opts.seed, batch: opts.batch, onProgress: opts.onProgress };
+  const ctx: SanityContext = { engine, target: pipelineTarget(opts.attacked ?? p), scored: pipelineTarget(p), data: { ...data, n: opts.n }, seed: opts.seed, batch: opts.batch, onProgress: opts.onProgress };
   const { attack } = opts;
   const bare = opts.bare ?? p.classifier;
   const accuracy = opts.accuracy ?? countTrue(await attackFlags(ctx, attack)) / opts.n;
@@ -204,7 +215,7 @@ export async function sanityChecks(engine: Engine, p: Pipeline, data: EvalData, 
     ...(await convergenceChecks(ctx, attack, accuracy)),
     await gradientMatchCheck(ctx, attack, opts.gradientImages),
     await unboundedCheck(ctx, attack),
-    await bareBreaksCheck({ ...ctx, target: pipelineTarget({ classifier: bare }) }, attack, bare.name, !p.defense && bare === p.classifier ? accuracy : undefined),
+    await bareBreaksCheck({ ...ctx, target: pipelineTarget({ classifier: bare }), scored: undefined }, attack, bare.name, !p.defense && bare === p.classifier ? accuracy : undefined),
     squareCheck(opts.robust ?? {}),
   ];
 }

@@ -44,6 +44,23 @@ async function getSetup(): Promise<Setup | null> {
 
 const show = (what: string, c: SanityCheck) => console.log(`    ${what.padEnd(22)} ${c.passed === null ? 'n/a ' : c.passed ? 'pass' : 'FAIL'} ${c.name}: ${c.detail}`);
 
+test('with a surrogate the checks attack it and score on the defence', async () => {
+  const s = await getSetup();
+  if (!s) return;
+  const surrogate = pipelineTarget({ classifier: s.classifier });
+  const labels = s.ctx(surrogate).data.labels;
+  // A defence that always answers the true label, whatever its input: every image survives on it.
+  const oracle: AttackTarget = {
+    ...surrogate,
+    sample: () => assert.unreachable('the defence is never differentiated by the attacks') as never,
+    logits: async (x, draw) => Float32Array.from({ length: x.shape[0] * 10 }, (_, j) => (j % 10 === labels[draw.firstIndex + Math.floor(j / 10)] ? 1 : 0)),
+  };
+  const onSurrogate = await attackFlags(s.ctx(surrogate), PGD);
+  const onDefence = await attackFlags({ ...s.ctx(surrogate), scored: oracle }, PGD);
+  assert.ok(onSurrogate.filter(Boolean).length <= slack(N), 'PGD breaks the surrogate itself');
+  assert.ok(onDefence.every(Boolean), 'the surrogate attack\'s images are judged by the defence');
+});
+
 test('slack is max(1 image, 1 %)', () => {
   assert.is(slack(8), 1);
   assert.is(slack(100), 1);

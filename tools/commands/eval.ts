@@ -172,7 +172,7 @@ export async function run(argv: string[]): Promise<void> {
     const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, surrogate: surrogate ?? undefined, range, store, examples: Number(values.examples), onProgress });
     results.push(result);
     // The checks run on the first images, so only the shard holding them runs them.
-    const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, classifier, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];
+    const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, surrogate, classifier, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];
     const gradientGap = surrogate && gapN > 0 && result.examples ? await stored(store, 'gradient-gap', () => measureGap(engine, pipeline as DefendedPipeline, surrogate, result, attacks, Math.min(gapN, result.examples!.n), seeds[0])) : undefined;
     const defense: DefenseReport = {
       defense: name,
@@ -209,7 +209,7 @@ async function stored<T>(store: KeyedStore | undefined, key: string, compute: ()
   return value;
 }
 
-function runSanity(engine: Engine, pipeline: Pipeline, bare: Classifier, data: { images: Float32Array; labels: ArrayLike<number> }, result: EvalResult, attacks: AttackConfig[], m: number, seed: number, batch: number, onProgress: (label: string, done: number, total: number) => void): Promise<SanityCheck[]> {
+function runSanity(engine: Engine, pipeline: Pipeline, surrogate: DefendedPipeline | null, bare: Classifier, data: { images: Float32Array; labels: ArrayLike<number> }, result: EvalResult, attacks: AttackConfig[], m: number, seed: number, batch: number, onProgress: (label: string, done: number, total: number) => void): Promise<SanityCheck[]> {
   const probe = attacks.find((a) => a.name !== 'bpda-eot' && a.name !== 'fgsm') ?? attacks[0];
   return sanityChecks(engine, pipeline, { images: data.images, labels: data.labels, n: m }, {
     attack: probe,
@@ -219,6 +219,7 @@ function runSanity(engine: Engine, pipeline: Pipeline, bare: Classifier, data: {
     accuracy: result.flags.attacks[probe.name][0].slice(0, m).filter(Boolean).length / m,
     robust: Object.fromEntries(attacks.map((a) => [a.name, result.flags.attacks[a.name][0].slice(0, m)])),
     bare,
+    attacked: surrogate ?? undefined,
     onProgress: (label, done, total) => onProgress(`sanity: ${label}`, done, total),
   });
 }
