@@ -49,6 +49,8 @@ interface AttackSpec {
   /** What the report names as the loss ascended. */
   loss: LogitLoss | 'margin' | 'CE + c_φ CE (ŷ-hijack)' | 'targeted CE + c_φ CE (ŷ-hijack)';
   eot: boolean;
+  /** Set for attacks on AGDM's guidance network: they need a pipeline with c_φ. */
+  needsGuide?: true;
   run(x: Tensor, labels: ArrayLike<number>, target: AttackTarget, s: AttackSettings, firstIndex: number, onStep?: OnStep): Promise<Tensor>;
 }
 
@@ -76,6 +78,7 @@ function hijack(targeted: boolean): AttackSpec {
     estimator: 'full',
     loss: targeted ? 'targeted CE + c_φ CE (ŷ-hijack)' : 'CE + c_φ CE (ŷ-hijack)',
     eot: true,
+    needsGuide: true,
     run: async (x, labels, target, s, firstIndex, onStep) => {
       if (!target.guide) throw new RangeError('the ŷ-hijack attacks AGDM\'s guidance network: run it against agdm, whose pipeline has one');
       const targets = targeted ? await runnerUpTargets(target.guide, x, labels) : null;

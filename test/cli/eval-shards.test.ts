@@ -54,6 +54,15 @@ test('two shards merged equal the unsharded run', () => {
   assert.match(md, /% \[\d+\.\d, \d+\.\d\]/, 'Wilson intervals in the table');
 });
 
+test('an attack on the guidance network is refused up front for defences without one', () => {
+  const json = join(dir, 'refused.json');
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', ...BASE.map((a) => (a === 'pgd,fgsm' ? 'pgd,apgd-hijack-t' : a)), '--json', json], { encoding: 'utf8' });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--attack apgd-hijack-t attacks AGDM's guidance network; --defense none has none/);
+  assert.not.match(r.stderr, /adapter: /, 'refused before any GPU work');
+  assert.throws(() => readFileSync(`${json}.checkpoint`), 'no checkpoint written');
+});
+
 test('merge refuses a missing shard', () => {
   const r = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'shard-1.json')], { encoding: 'utf8' });
   assert.is(r.status, 1);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
+import { ATTACKS, ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
 import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/attacks/pipeline.ts';
 import type { Norm } from '../../engine/attacks/project.ts';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
@@ -108,6 +108,10 @@ export async function run(argv: string[]): Promise<void> {
   const eps = positive(values.eps ?? (norm === 'linf' ? '0.3' : '2'), 'eps', false);
   const defenses = list(values.defense, DEFENSES, 'defence');
   const attackNames = list(values.attack, ATTACK_NAMES, 'attack').filter(isAttackName) as AttackName[];
+  const guideAttacks = attackNames.filter((a) => ATTACKS[a].needsGuide);
+  const unguided = defenses.filter((d) => d !== 'agdm');
+  // Checked before any work: otherwise the run would fail at the first unguided defence, hours in.
+  if (guideAttacks.length && unguided.length) throw new Error(`--attack ${guideAttacks.join(',')} attacks AGDM's guidance network; --defense ${unguided.join(',')} has none: run those defences in a separate eval`);
   const steps = positive(values.steps, 'steps');
   const settings = { norm, eps, steps, eot: positive(values.eot, 'eot'), stepSize: values['step-size'] ? positive(values['step-size'], 'step-size', false) : undefined };
   // Square is black box: its budget is logit queries, not gradient steps.
