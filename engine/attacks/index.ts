@@ -8,6 +8,8 @@
 //   apgd-hijack    APGD on the ŷ-hijack objective (hijack.ts): f's CE through the purifier plus
 //                  c_φ's CE at the input, full gradient, K draws; AGDM only
 //   apgd-hijack-t  the same, targeted at c_φ's runner-up class at the clean image
+//   apgd-smooth    APGD-CE, smooth BPDA (target.ts): the full gradient of the chain with c_φ's ReLUs
+//                  smoothed, K draws; AGDM only
 //   apgd-known     APGD-CE with the defence's own noise: the attacker knows the seed (a threat
 //                  model row), so every gradient uses the evaluation draw and EOT does not apply
 //   square     Square Attack (L∞ only), black box: logits only, `steps` queries per image, a fresh
@@ -26,7 +28,7 @@ import { square } from './square.ts';
 import { pipelineTarget, type AttackTarget, type Estimator } from './target.ts';
 
 export type { Estimator } from './target.ts';
-export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'apgd-hijack', 'apgd-hijack-t', 'apgd-known', 'square'] as const;
+export const ATTACK_NAMES = ['fgsm', 'pgd', 'pgd-eot', 'bpda-eot', 'apgd-ce', 'apgd-dlr', 'apgd-hijack', 'apgd-hijack-t', 'apgd-smooth', 'apgd-known', 'square'] as const;
 export type AttackName = (typeof ATTACK_NAMES)[number];
 
 export interface AttackSettings {
@@ -62,7 +64,8 @@ function whiteBox(estimator: Estimator, loss: LogitLoss, useEot: boolean, attack
     estimator,
     loss,
     eot: useEot,
-    run: (x, labels, target, s, firstIndex, onStep) =>
+    // async, so a target that cannot give the estimator rejects like every other attack.
+    run: async (x, labels, target, s, firstIndex, onStep) =>
       attack(x, labels, eot(target.sample(estimator, labels, loss), target.randomised && useEot ? s.eot : 1, s.seed, firstIndex), s, firstIndex, onStep),
   };
 }
@@ -124,6 +127,7 @@ export const ATTACKS: Record<AttackName, AttackSpec> = {
   'apgd-dlr': whiteBox('full', 'dlr', true, runApgd),
   'apgd-hijack': hijack(false),
   'apgd-hijack-t': hijack(true),
+  'apgd-smooth': { ...whiteBox('smooth', 'ce', true, runApgd), needsGuide: true },
   'apgd-known': knownNoise,
   'square': squareAttack,
 };

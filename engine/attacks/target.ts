@@ -11,8 +11,23 @@ import { fullGradientSample } from './full-gradient.ts';
 import { classifierGradient, type LogitLoss } from './objectives.ts';
 import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } from './pipeline.ts';
 
-/** Gradient estimators through a purifier: the full chain's gradient, or BPDA (identity backward). */
-export type Estimator = 'full' | 'bpda';
+/**
+ * Gradient estimators through a purifier: the full chain's gradient; BPDA (identity backward); or
+ * smooth BPDA, the full gradient of the chain with AGDM's c_φ swapped for its smooth surrogate
+ * (ReLU → silu(β·x)/β, β = SMOOTH_BETA), which has no piecewise-constant ∇c_φ to shatter on.
+ */
+export type Estimator = 'full' | 'bpda' | 'smooth';
+
+/** The smooth surrogate's β: within 0.028 of ReLU per unit activation, curvature still ≤ β/4. */
+export const SMOOTH_BETA = 10;
+
+/** The pipeline with c_φ replaced by its smooth surrogate (smooth BPDA's forward and backward). */
+export function smoothSurrogate(d: DefendedPipeline, beta = SMOOTH_BETA): DefendedPipeline {
+  const guide = d.defense.guide;
+  if (!guide) throw new RangeError('smooth BPDA smooths AGDM\'s guidance network: run it against agdm, whose pipeline has one');
+  if (!guide.smoothed) throw new RangeError(`smooth BPDA: the guidance network ${guide.name} has no smooth surrogate (only the project's CNNs define one)`);
+  return { ...d, defense: { ...d.defense, guide: guide.smoothed(beta) } };
+}
 
 export interface AttackTarget {
   imageShape: [number, number, number];
@@ -38,5 +53,8 @@ export function pipelineTarget(p: Pipeline): AttackTarget {
     } };
   }
   const d = p as DefendedPipeline;
-  return { imageShape, classes, randomised: true, guide: d.defense.guide, logits, sample: (estimator, labels, loss) => (estimator === 'full' ? fullGradientSample(d, labels, loss) : bpdaSample(d, labels, loss)) };
+  return { imageShape, classes, randomised: true, guide: d.defense.guide, logits, sample: (estimator, labels, loss) => {
+    if (estimator === 'bpda') return bpdaSample(d, labels, loss);
+    return fullGradientSample(estimator === 'smooth' ? smoothSurrogate(d) : d, labels, loss);
+  } };
 }

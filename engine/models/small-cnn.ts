@@ -2,6 +2,7 @@
 // per stage, then a hidden ReLU layer (the "latent" features) and the class logits. The project
 // trains these itself: the downstream MNIST classifier f and the guidance network c_φ.
 import { linear, reshape } from '../ops/index.ts';
+import { scale, silu } from '../ops/unary.ts';
 import { conv2d } from '../ops/conv.ts';
 import { maxPool2x2 } from '../ops/pool.ts';
 import { ParamSpecs, fanInUniform, type Params } from '../nn/params.ts';
@@ -55,17 +56,37 @@ export function cnnSpecs(cfg: CnnConfig): ParamSpecs {
   return s;
 }
 
-export function cnnClassifier(p: Params, cfg: CnnConfig, name: string): Classifier {
+/**
+ * ReLU's smooth surrogate silu(β·x)/β: within 0.28/β of ReLU everywhere, twice differentiable, so
+ * AGDM's exact gradient (a Hessian-vector product through c_φ) has no kinks to shatter on.
+ */
+export function smoothRelu(x: Tensor, beta: number): Tensor {
+  return scale(silu(scale(x, beta)), 1 / beta);
+}
+
+export function cnnClassifier(p: Params, cfg: CnnConfig, name: string, smoothBeta?: number): Classifier {
+  if (smoothBeta !== undefined && !(smoothBeta > 0)) throw new RangeError(`${name}: the smooth surrogate's β must be positive, got ${smoothBeta}`);
+  // The fused ReLU epilogues for the network itself; unfused smooth activations for its surrogate.
+  const act = smoothBeta === undefined ? 'relu' : 'none';
+  const after = (h: Tensor) => (smoothBeta === undefined ? h : smoothRelu(h, smoothBeta));
   const features = (x: Tensor) => {
     if (x.rank !== 4 || x.shape[1] !== cfg.inChannels || x.shape[2] !== cfg.size || x.shape[3] !== cfg.size) {
       throw new RangeError(`${name}: expected images [N, ${cfg.inChannels}, ${cfg.size}, ${cfg.size}], got [${x.shape}]`);
     }
     let h = x;
     cfg.channels.forEach((_, i) => {
-      h = maxPool2x2(conv2d(h, p.get(`conv${i}.weight`), p.get(`conv${i}.bias`), { padding: 1, activation: 'relu' }));
+      h = maxPool2x2(after(conv2d(h, p.get(`conv${i}.weight`), p.get(`conv${i}.bias`), { padding: 1, activation: act })));
     });
-    const hidden = linear(reshape(h, [x.shape[0], -1]), p.get('hidden.weight'), p.get('hidden.bias'), 'relu');
+    const hidden = after(linear(reshape(h, [x.shape[0], -1]), p.get('hidden.weight'), p.get('hidden.bias'), act));
     return { features: hidden, logits: linear(hidden, p.get('out.weight'), p.get('out.bias')) };
   };
-  return { name, imageShape: [cfg.inChannels, cfg.size, cfg.size], classes: cfg.classes, params: p, logits: (x) => features(x).logits, features };
+  return {
+    name: smoothBeta === undefined ? name : `${name} (ReLU → silu(${smoothBeta}x)/${smoothBeta})`,
+    imageShape: [cfg.inChannels, cfg.size, cfg.size],
+    classes: cfg.classes,
+    params: p,
+    logits: (x) => features(x).logits,
+    features,
+    smoothed: (beta) => cnnClassifier(p, cfg, name, beta),
+  };
 }

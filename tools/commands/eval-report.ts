@@ -2,6 +2,7 @@
 // several runs, e.g. one per defence or per norm, render into one report). Every accuracy in both
 // is a function of the per-image flags the JSON keeps (engine/eval/flags.ts), so shards joined by
 // `purify eval merge` give the report an unsharded run gives.
+import { SMOOTH_BETA } from '../../engine/attacks/target.ts';
 import type { AttackResult } from '../../engine/eval/evaluate.ts';
 import { robustFlags, worstCaseFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
 import type { SanityCheck } from '../../engine/eval/sanity.ts';
@@ -114,6 +115,7 @@ const HEADINGS: Record<string, string> = {
 const ESTIMATORS: Record<string, string> = {
   full: 'full gradient through the purifier',
   bpda: 'BPDA (identity backward through the purifier)',
+  smooth: `smooth BPDA (full gradient through the purifier with c_φ's ReLUs as silu(${SMOOTH_BETA}x)/${SMOOTH_BETA})`,
   exact: 'exact classifier gradient',
 };
 
