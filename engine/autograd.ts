@@ -84,14 +84,18 @@ function replay(h: GradHelpers, tape: Tape, from: number, value: Tensor, seed: T
 
 /**
  * Evaluates f and the gradient of its output (seeded with ones, i.e. of sum(output)) with respect
- * to each tensor in `wrt`. Returns the value and the gradients; everything else f created is freed.
+ * to each tensor in `wrt`, or seeded with `seed` (a tensor of the value's shape, or one computed
+ * from the value on the GPU, e.g. softmax(z) − onehot(y) for cross-entropy over logits z).
+ * Returns the value and the gradients; everything else f created is freed.
  * Called while a tape records (inside another valueAndGrad's f), the value and gradients are
  * recorded on that tape as functions of f's inputs, and nothing is freed until the outer call ends.
  */
-export function valueAndGrad(engine: Engine, f: () => Tensor, wrt: Tensor[], seed?: Tensor): { value: Tensor; grads: Tensor[] } {
+export function valueAndGrad(engine: Engine, f: () => Tensor, wrt: Tensor[], seed?: Tensor | ((value: Tensor) => Tensor)): { value: Tensor; grads: Tensor[] } {
   if (!helpers) throw new Error('autograd helpers not installed: import engine/ops/index.ts');
   const h = helpers;
   const outer = engine.tape;
+  // A seed computed from the value (a loss's gradient w.r.t. logits) saves a second forward pass.
+  const seedFor = (value: Tensor) => (typeof seed === 'function' ? seed(value) : seed ?? h.ones(value));
   const saved = wrt.map((t) => t.requiresGrad);
   for (const t of wrt) t.requiresGrad = true;
   try {
@@ -99,7 +103,7 @@ export function valueAndGrad(engine: Engine, f: () => Tensor, wrt: Tensor[], see
       const from = outer.length;
       const value = f();
       // The outer tape keeps recording: the replay's own ops become differentiable functions of f's inputs.
-      const grads = replay(h, outer, from, value, seed ?? h.ones(value), true);
+      const grads = replay(h, outer, from, value, seedFor(value), true);
       return { value, grads: wrt.map((t) => grads.get(t) ?? h.zeros(t)) };
     }
     const tape: Tape = [];
@@ -107,7 +111,7 @@ export function valueAndGrad(engine: Engine, f: () => Tensor, wrt: Tensor[], see
     return engine.scope(() => {
       const value = f();
       engine.tape = null;
-      const grads = replay(h, tape, 0, value, seed ?? h.ones(value), false);
+      const grads = replay(h, tape, 0, value, seedFor(value), false);
       return { value, grads: wrt.map((t) => grads.get(t) ?? h.zeros(t)) };
     });
   } finally {

@@ -9,12 +9,12 @@
 //        [--variants both|latent] [--md FILE] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { lossGradient } from '../engine/attacks/objectives.ts';
+import { classifierGradient } from '../engine/attacks/objectives.ts';
 import { pgd } from '../engine/attacks/pgd.ts';
 import { loadDataset, type DatasetSplit } from '../engine/data/datasets.ts';
 import { EVALUATION_RANGE, TUNING_TEST_RANGE, checkTuningRange, describeRange, type ImageRange } from '../engine/eval/tuning-split.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
-import { fromArray, labelTensor } from '../engine/ops/index.ts';
+import { fromArray } from '../engine/ops/index.ts';
 import { purifyAndClassify } from '../engine/purify/defended.ts';
 import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
 import type { PurifyOptions } from '../engine/purify/purifier.ts';
@@ -60,8 +60,7 @@ const guide = method === 'agdm' ? await loadClassifier(engine, 'mnist-guidance')
 const denoiser = await loadDenoiser(engine);
 const labels = Array.from(data.labels);
 const x = engine.keep(fromArray(engine, data.images, [n, 1, 28, 28]));
-const y = engine.keep(labelTensor(engine, labels, 10));
-const adv = await pgd(x, lossGradient(classifier, y), { ...ATTACK, randomStart: true });
+const adv = await pgd(x, classifierGradient(classifier, labels), { ...ATTACK, randomStart: true });
 const acc = (p: number[]) => p.filter((v, i) => v === labels[i]).length / n;
 
 const variants: { name: string; opts: Partial<PurifyOptions> }[] = [];

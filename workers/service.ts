@@ -2,12 +2,12 @@
 // pipelines between requests and runs requests one at a time (engine scopes must not interleave).
 // The same object is exposed over Comlink (browser and Node workers) and called by pool tasks.
 import { transfer } from 'comlink';
-import { lossGradient } from '../engine/attacks/objectives.ts';
+import { classifierGradient } from '../engine/attacks/objectives.ts';
 import { pgd } from '../engine/attacks/pgd.ts';
 import { argmaxRows } from '../engine/eval/predict.ts';
 import { classifierFromBytes, denoiserFromBytes } from '../engine/models/from-bytes.ts';
 import type { Classifier, Denoiser } from '../engine/models/types.ts';
-import { fromArray, labelTensor } from '../engine/ops/index.ts';
+import { fromArray } from '../engine/ops/index.ts';
 import { resolvePurifyOptions } from '../engine/purify/defaults.ts';
 import { purify } from '../engine/purify/purifier.ts';
 import { DeviceLostError, Engine } from '../engine/runtime.ts';
@@ -110,8 +110,7 @@ export class PurifierService implements PurifierApi {
       const onStep = this.stepCounter(onProgress);
       const data = await this.withInput(batch, (x) =>
         engine.scopeAsync(async () => {
-          const gradient = lossGradient(classifier, labelTensor(engine, labels, classifier.classes));
-          return (await pgd(x, gradient, { ...options, signal, onStep })).read();
+          return (await pgd(x, classifierGradient(classifier, labels), { ...options, signal, onStep })).read();
         }),
       );
       return transfer({ data, shape: batch.shape }, [data.buffer]);

@@ -1,28 +1,8 @@
 // Attack objectives on a classifier: the gradient of the loss an attacker ascends.
 import { valueAndGrad } from '../autograd.ts';
-import { crossEntropy, fromArray, gatherColumns, scale, sum } from '../ops/index.ts';
+import { fromArray, oneHot, softmax, sub } from '../ops/index.ts';
 import type { Classifier } from '../models/types.ts';
 import type { Tensor } from '../tensor.ts';
-
-export type AttackLoss = 'ce' | 'logit';
-
-/** ∇ₓ of the batch-summed attack loss: cross-entropy, or minus the true-class logit. */
-export function lossGradient(classifier: Classifier, labels: Tensor, loss: AttackLoss = 'ce'): (x: Tensor) => Tensor {
-  return (x: Tensor) => {
-    const { value, grads } = valueAndGrad(
-      x.engine,
-      () => {
-        const logits = classifier.logits(x);
-        // crossEntropy is a batch mean; scaling by N makes each image's gradient independent of the batch size.
-        return loss === 'ce' ? scale(crossEntropy(logits, labels), x.shape[0]) : scale(sum(gatherColumns(logits, labels)), -1);
-      },
-      [x],
-    );
-    value.dispose();
-    return grads[0];
-  };
-}
-
 
 /** The losses attacks ascend, evaluated per image on the CPU from the logits. */
 export type LogitLoss = 'ce' | 'dlr';
@@ -76,11 +56,20 @@ export function logitLoss(loss: LogitLoss, logits: Float32Array, labels: ArrayLi
 }
 
 /**
- * The loss of `logitsOf(u)` and its gradient w.r.t. u: one forward to read the logits, the loss and
- * its logit gradient on the CPU, then one backward seeded with that gradient.
+ * The loss of `logitsOf(u)` and its gradient w.r.t. u. Cross-entropy: one forward and one backward,
+ * seeded on the GPU with ∂CE/∂z = softmax(z) − onehot(y); the per-image losses come from the logits
+ * read afterwards. DLR's logit gradient needs the sorted logits: one forward to read them, the
+ * loss and its logit gradient on the CPU (float64), then a backward seeded with it.
  */
 export async function lossThroughLogits(u: Tensor, logitsOf: (u: Tensor) => Tensor, labels: ArrayLike<number>, loss: LogitLoss): Promise<LossAndGradient> {
   const engine = u.engine;
+  if (labels.length !== u.shape[0]) throw new RangeError(`${labels.length} labels for a batch of ${u.shape[0]} images`);
+  if (loss === 'ce') {
+    const { value, grads } = valueAndGrad(engine, () => logitsOf(u), [u], (z) => sub(softmax(z), oneHot(engine, Array.from(labels), z.shape[1])));
+    const logits = await value.read();
+    value.dispose();
+    return { grad: grads[0], loss: logitLoss('ce', logits, labels, logits.length / u.shape[0]).loss, logits };
+  }
   const logits = await engine.scopeAsync(() => logitsOf(u).read());
   const classes = logits.length / u.shape[0];
   const { loss: values, gradLogits } = logitLoss(loss, logits, labels, classes);

@@ -2,7 +2,7 @@
 // the gradient, so the same loop serves plain PGD, EOT averages, BPDA and full-gradient attacks.
 import { add, affine, div, full, maximum, randomUniform, reshape, scale, sign } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
-import type { LossAndGradient } from './objectives.ts';
+import type { GradientFn } from './objectives.ts';
 import { project, rowNorms, type Norm } from './project.ts';
 
 export interface PgdOptions {
@@ -26,10 +26,7 @@ export function ascentDirection(norm: Norm, g: Tensor): Tensor {
   return reshape(div(flat, maximum(rowNorms(flat), full(g.engine, [n, 1], 1e-12))), g.shape);
 }
 
-/** A bare gradient, or a GradientFn's loss and gradient (only the gradient is used here). */
-export type PgdGradient = (xAdv: Tensor, step: number) => Tensor | LossAndGradient | Promise<Tensor | LossAndGradient>;
-
-export async function pgd(x: Tensor, gradient: PgdGradient, opts: PgdOptions): Promise<Tensor> {
+export async function pgd(x: Tensor, gradient: GradientFn, opts: PgdOptions): Promise<Tensor> {
   const engine = x.engine;
   const alpha = opts.stepSize ?? (2.5 * opts.eps) / opts.steps;
   let xAdv = engine.keep(
@@ -43,8 +40,7 @@ export async function pgd(x: Tensor, gradient: PgdGradient, opts: PgdOptions): P
   );
   for (let step = 0; step < opts.steps; step++) {
     opts.signal?.throwIfAborted();
-    const result = await gradient(xAdv, step);
-    const g = 'grad' in result ? result.grad : result;
+    const { grad: g } = await gradient(xAdv, step);
     const next = engine.scope(() => project(opts.norm, add(xAdv, scale(ascentDirection(opts.norm, g), alpha)), x, opts.eps));
     g.dispose();
     xAdv.dispose();

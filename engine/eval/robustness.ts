@@ -1,6 +1,6 @@
 // Robust accuracy of a bare classifier under PGD, in batches.
-import { fromArray, labelTensor } from '../ops/index.ts';
-import { lossGradient } from '../attacks/objectives.ts';
+import { fromArray } from '../ops/index.ts';
+import { classifierGradient } from '../attacks/objectives.ts';
 import { pgd, type PgdOptions } from '../attacks/pgd.ts';
 import type { Classifier } from '../models/types.ts';
 import type { Engine } from '../runtime.ts';
@@ -24,8 +24,7 @@ export async function pgdAccuracy(
     const y = Array.from({ length: count }, (_, i) => labels[start + i]);
     correct += await engine.scopeAsync(async () => {
       const x = fromArray(engine, images.subarray(start * per, (start + count) * per), [count, c, h, w], 'images');
-      const yt = labelTensor(engine, y, classifier.classes);
-      const adv = await pgd(x, lossGradient(classifier, yt), { ...opts, firstIndex: start });
+      const adv = await pgd(x, classifierGradient(classifier, y), { ...opts, firstIndex: start });
       const predicted = argmaxRows(await classifier.logits(adv).read(), classifier.classes);
       adv.dispose();
       return predicted.filter((p, i) => p === y[i]).length;

@@ -5,12 +5,13 @@ import * as assert from 'uvu/assert';
 import { apgd } from '../../engine/attacks/apgd.ts';
 import { eot, type SampleGradient } from '../../engine/attacks/eot.ts';
 import { ATTACKS, ATTACK_NAMES, runAttack } from '../../engine/attacks/index.ts';
-import { classifierGradient, logitLoss, lossGradient, type GradientFn } from '../../engine/attacks/objectives.ts';
+import { classifierGradient, logitLoss, type GradientFn } from '../../engine/attacks/objectives.ts';
+import { valueAndGrad } from '../../engine/autograd.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
 import { pipelineLogits } from '../../engine/attacks/pipeline.ts';
 import { project } from '../../engine/attacks/project.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
-import { fromArray, labelTensor, scale, sub } from '../../engine/ops/index.ts';
+import { fromArray, scale, sub } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { assertClose, freshSeed, randn, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
@@ -51,7 +52,7 @@ test('CE and DLR losses: logit gradients match float64 finite differences', () =
   }
 });
 
-test('classifier gradient: equals the GPU cross-entropy gradient and finite differences', async () => {
+test('classifier gradient: the one-pass CE gradient equals the CPU-seeded one and finite differences; DLR likewise', async () => {
   const engine = await getEngine();
   if (!engine) return;
   const classifier = tinyClassifier(engine, seed);
@@ -59,13 +60,23 @@ test('classifier gradient: equals the GPU cross-entropy gradient and finite diff
   const images = tinyImages(random, n);
   const labels = Array.from({ length: n }, () => Math.floor(random() * 10));
   const x = fromArray(engine, images, [n, 1, SIZE, SIZE]);
-  const r = await classifierGradient(classifier, labels)(x, 0);
-  const grad = await r.grad.read();
-  const gpuCe = await lossGradient(classifier, labelTensor(engine, labels, 10))(x).read();
-  assertClose('CPU-loss gradient vs GPU cross-entropy gradient', grad, gpuCe, 1e-4);
-  const lossAt = async (v: Float32Array) => (await classifierGradient(classifier, labels)(fromArray(engine, v, x.shape), 0)).loss.reduce((a, b) => a + b, 0);
-  // A step small enough per pixel not to cross ReLU and max-pool kinks.
-  for (let d = 0; d < 3; d++) await checkDirectional(`classifier, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, 1e-2);
+  // The two-pass path: the logits read, the CE logit gradient in float64 on the CPU, a seeded backward.
+  const logits = await classifier.logits(x).read();
+  const seedTensor = fromArray(engine, logitLoss('ce', logits, labels, 10).gradLogits, [n, 10]);
+  const cpuSeeded = await valueAndGrad(engine, () => classifier.logits(x), [x], seedTensor).grads[0].read();
+  for (const loss of ['ce', 'dlr'] as const) {
+    const r = await classifierGradient(classifier, labels, loss)(x, 0);
+    const grad = await r.grad.read();
+    assertClose(`${loss}: reported loss is logitLoss of the logits`, r.loss, logitLoss(loss, logits, labels, 10).loss, 1e-5);
+    if (loss === 'ce') assertClose('ce: GPU-seeded one pass vs CPU-seeded gradient', grad, cpuSeeded, 1e-4);
+    const lossAt = async (v: Float32Array) => (await classifierGradient(classifier, labels, loss)(fromArray(engine, v, x.shape), 0)).loss.reduce((a, b) => a + b, 0);
+    // A step small enough per pixel not to cross ReLU and max-pool kinks.
+    for (let d = 0; d < 3; d++) await checkDirectional(`classifier ${loss}, direction ${d}`, grad, images, unitDirection(random, images.length), lossAt, 1e-3, 1e-2);
+  }
+  await classifierGradient(classifier, labels.slice(1))(x, 0).then(
+    () => assert.unreachable('labels for another batch size were accepted'),
+    (e: Error) => assert.match(e.message, /2 labels for a batch of 3 images/),
+  );
 });
 
 test('projection keeps ‖δ‖ ≤ ε exactly and stays in the image box', async () => {

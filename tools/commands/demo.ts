@@ -3,12 +3,12 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataRoot, loadDataset } from '../../engine/data/datasets.ts';
 import { imageGrid, type GridRow } from '../../engine/data/grid.ts';
-import { lossGradient } from '../../engine/attacks/objectives.ts';
+import { classifierGradient } from '../../engine/attacks/objectives.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { loadClassifier, loadDenoiser } from '../../engine/models/catalog.ts';
 import { fingerprint } from './fingerprint.ts';
-import { fromArray, labelTensor } from '../../engine/ops/index.ts';
+import { fromArray } from '../../engine/ops/index.ts';
 import { purifyAndClassify } from '../../engine/purify/defended.ts';
 import { PURIFY_DEFAULTS } from '../../engine/purify/defaults.ts';
 import { assertModelsFit } from '../../engine/purify/session.ts';
@@ -63,8 +63,7 @@ export async function run(argv: string[]): Promise<void> {
   const x = engine.keep(fromArray(engine, data.images, [n, c, h, w], 'mnist'));
   const clean = argmaxRows(await engine.scopeAsync(() => classifier.logits(x).read()), classifier.classes);
   const attackBar = new ProgressBar(`PGD-${attackSteps} on ${classifier.name} (L∞ ε=${eps})`, attackSteps);
-  const y = engine.keep(labelTensor(engine, labels, classifier.classes));
-  const adv = await pgd(x, lossGradient(classifier, y), { norm: 'linf', eps, steps: attackSteps, stepSize: 0.01, randomStart: true, seed, onStep: (d) => attackBar.update(d) });
+  const adv = await pgd(x, classifierGradient(classifier, labels), { norm: 'linf', eps, steps: attackSteps, stepSize: 0.01, randomStart: true, seed, onStep: (d) => attackBar.update(d) });
   const attacked = argmaxRows(await engine.scopeAsync(() => classifier.logits(adv).read()), classifier.classes);
   const advPixels = await adv.read();
 
