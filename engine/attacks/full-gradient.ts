@@ -18,14 +18,14 @@
 // 'held' (a cheaper surrogate, and the comparison point): AGDM's and GDMP-SSIM's g are computed
 // outside the tape and held constant in each step, and AGDM's reference c_φ(x′) too; ∂L/∂x_t still
 // flows through the ε-model and the step update. GDMP-MSE's g = x′_t − x_t is linear and stays exact.
-// The chain runs purify()'s plan (purify/chain-plan.ts) with the same step ops and noise keys; a
-// test checks that both produce the same images.
+// The forward pass is purify()'s own chain loop (purify/purifier.ts runChain), keeping each step's
+// input; a test checks that both produce the same images.
 import { valueAndGrad } from '../autograd.ts';
 import type { Classifier, Denoiser } from '../models/types.ts';
-import { add, affine, clamp, diffusionStep, randomNormal, scale } from '../ops/index.ts';
-import { agdmReference, agdmRepresentation, type AgdmReference } from '../purify/guidance.ts';
-import { chainPlan, type ChainPlan } from '../purify/chain-plan.ts';
-import { stepGuidance, type PurifyOptions } from '../purify/purifier.ts';
+import { add, affine, clamp, scale } from '../ops/index.ts';
+import { agdmRepresentation } from '../purify/guidance.ts';
+import type { ChainPlan } from '../purify/chain-plan.ts';
+import { purifiedImages, reverseStep, runChain, stepGuidance, type ChainRun, type PurifyOptions } from '../purify/purifier.ts';
 import type { Tensor } from '../tensor.ts';
 import type { SampleGradient } from './eot.ts';
 import { lossThroughLogits, type LogitLoss } from './objectives.ts';
@@ -37,73 +37,20 @@ export type GuidanceGradient = 'exact' | 'held';
 /** Whether the chain's guidance is built inside each step's tape rather than held constant. */
 const guidanceOnTape = (plan: ChainPlan, mode: GuidanceGradient) => mode === 'exact' || (plan.method === 'gdmp' && plan.gdmpDistance === 'mse');
 
-/** Step i of the chain from x_t, given ε̂(x_t) and the step's guidance g (undefined where unguided). */
-function reverseStep(plan: ChainPlan, i: number, x: Tensor, eps: Tensor, g: Tensor | undefined): Tensor {
-  const step = plan.steps[i];
-  const z = step.noisy ? randomNormal(x.engine, x.shape, plan.key(1 + step.t)) : undefined;
-  return diffusionStep(x, eps, step.coefficients, g, z);
-}
-
 /** A forward pass of the chain with what its backward pass needs. Owns its tensors: dispose(). */
-export interface ChainTrace {
-  plan: ChainPlan;
-  /** The model-space input x₀. */
-  x0: Tensor;
-  /** The input x_t of every step. */
-  states: Tensor[];
+export interface ChainTrace extends ChainRun {
   /** How the backward pass treats the guidance. */
   mode: GuidanceGradient;
-  /** AGDM's reference c_φ(x′) and labels ŷ (null for the other methods). */
-  ref: AgdmReference | null;
-  /** Every step's guidance where it is held constant (undefined elsewhere). */
-  guidance: (Tensor | undefined)[];
-  /** The chain's last state, before mapping back to [0, 1]. */
-  final: Tensor;
   /** purify()'s output: clamp(toUnit(final), 0, 1). */
   purified: Tensor;
-  dispose(): void;
 }
 
-/** Runs the reverse chain without a tape, keeping each step's input (and the guidance where it is held). */
+/** Runs purify()'s chain without a tape, keeping each step's input (and the guidance where it is held). */
 export async function traceChain(denoiser: Denoiser, images: Tensor, opts: PurifyOptions, guide?: Classifier, mode: GuidanceGradient = 'exact'): Promise<ChainTrace> {
   const engine = images.engine;
-  const plan = chainPlan(denoiser, opts);
-  if (plan.method === 'agdm' && !guide) throw new Error('agdm needs the guidance network c_φ');
-  const n = images.shape[0];
-  const x0 = engine.keep(affine(images, plan.toModel.a, plan.toModel.b));
-  const owned: Tensor[] = [x0];
-  const states: Tensor[] = [];
-  const guidance: (Tensor | undefined)[] = [];
-  let ref: AgdmReference | null = null;
-  try {
-    if (plan.method === 'agdm') {
-      ref = await agdmReference(guide!, images, plan.agdm);
-      owned.push(engine.keep(ref.target), engine.keep(ref.labels));
-    }
-    let x = engine.keep(engine.scope(() => diffusionStep(x0, randomNormal(engine, images.shape, plan.key(0)), plan.diffuse)));
-    for (let i = 0; i < plan.steps.length; i++) {
-      const step = plan.steps[i];
-      states.push(x);
-      owned.push(x);
-      const { next, g } = engine.scope(() => {
-        const eps = denoiser.predictEps(x, new Array(n).fill(step.t));
-        const g = stepGuidance(plan, step, x, x0, eps, guide, ref);
-        return { next: reverseStep(plan, i, x, eps, g), g: guidanceOnTape(plan, mode) ? undefined : g };
-      });
-      // Kept only where the backward pass holds it constant; on the tape it is rebuilt there.
-      if (g) owned.push(engine.keep(g));
-      guidance.push(g);
-      x = engine.keep(next);
-      await engine.sync();
-    }
-    owned.push(x);
-    const purified = engine.keep(engine.scope(() => clamp(affine(x, plan.toUnit.a, plan.toUnit.b), 0, 1)));
-    owned.push(purified);
-    return { plan, mode, ref, x0, states, guidance, final: x, purified, dispose: () => owned.forEach((t) => t.dispose()) };
-  } catch (err) {
-    owned.forEach((t) => t.dispose());
-    throw err;
-  }
+  const run = await runChain(denoiser, images, opts, guide, { states: true, guidance: (plan) => !guidanceOnTape(plan, mode) });
+  const purified = engine.keep(engine.scope(() => purifiedImages(run)));
+  return { ...run, mode, purified, dispose: () => { run.dispose(); purified.dispose(); } };
 }
 
 /** Adds b into the kept accumulator a (either may be undefined); disposes what it replaces. */
