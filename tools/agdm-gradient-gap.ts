@@ -6,7 +6,7 @@
 //        [--guidance NAME|FILE]
 import { parseArgs } from 'node:util';
 import { fullGradientSample, type GuidanceGradient } from '../engine/attacks/full-gradient.ts';
-import type { DefendedPipeline } from '../engine/attacks/pipeline.ts';
+import type { DefendedPipeline } from '../engine/purify/defended.ts';
 import { loadDataset } from '../engine/data/datasets.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray } from '../engine/ops/index.ts';

@@ -73,11 +73,13 @@ const rows: string[] = [];
 const records: { purifier: string; tStar: number; clean: number; attacked: number; secondsPerImage: number }[] = [];
 console.log(`| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|`);
 for (const v of [...variants, { name: 'diffpure', opts: { method: 'diffpure' as const, tStar: 100 } }]) {
-  const opts: PurifyOptions = { method, tStar, seed: Number(values.seed), ...v.opts };
+  const options = { method, tStar, ...v.opts };
+  const pipeline = { classifier, defense: { denoiser, guide, options } };
+  const draw = { seed: Number(values.seed), repeat: 0, firstIndex: 0 };
   const t0 = performance.now();
-  const clean = await purifyAndClassify(denoiser, classifier, x, opts, guide);
-  const attacked = await purifyAndClassify(denoiser, classifier, adv, opts, guide);
-  const r = { purifier: v.name, tStar: opts.tStar, clean: acc(clean.predictions), attacked: acc(attacked.predictions), secondsPerImage: (performance.now() - t0) / 2000 / n };
+  const clean = await purifyAndClassify(pipeline, x, draw);
+  const attacked = await purifyAndClassify(pipeline, adv, draw);
+  const r = { purifier: v.name, tStar: options.tStar, clean: acc(clean.predictions), attacked: acc(attacked.predictions), secondsPerImage: (performance.now() - t0) / 2000 / n };
   const row = `| ${r.purifier} | ${r.tStar} | ${(100 * r.clean).toFixed(1)} % | ${(100 * r.attacked).toFixed(1)} % | ${r.secondsPerImage.toFixed(2)} |`;
   console.log(row);
   rows.push(row);

@@ -3,7 +3,7 @@
 // identity on the backward pass. Combine with eot() for randomised purifiers.
 import type { SampleGradient } from './eot.ts';
 import { lossThroughLogits, type LogitLoss } from './objectives.ts';
-import { purifyWith, type DefendedPipeline } from './pipeline.ts';
+import { purifyWith, type DefendedPipeline } from '../purify/defended.ts';
 
 export function bpdaSample(p: DefendedPipeline, labels: ArrayLike<number>, loss: LogitLoss): SampleGradient {
   return async (xAdv, draw) => {

@@ -5,7 +5,7 @@
 import { add, scale } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
 import type { GradientFn, LossAndGradient } from './objectives.ts';
-import type { NoiseDraw } from './pipeline.ts';
+import type { NoiseDraw } from '../purify/defended.ts';
 
 /** One gradient sample of a randomised pipeline under a fixed noise draw. */
 export type SampleGradient = (xAdv: Tensor, draw: NoiseDraw) => Promise<LossAndGradient>;

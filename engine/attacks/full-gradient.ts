@@ -29,7 +29,7 @@ import { purifiedImages, reverseStep, runChain, stepGuidance, type ChainRun, typ
 import type { Tensor } from '../tensor.ts';
 import type { SampleGradient } from './eot.ts';
 import { lossThroughLogits, type LogitLoss } from './objectives.ts';
-import type { DefendedPipeline } from './pipeline.ts';
+import type { DefendedPipeline } from '../purify/defended.ts';
 
 /** How the backward pass treats each step's guidance (see above). */
 export type GuidanceGradient = 'exact' | 'held';

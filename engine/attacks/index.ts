@@ -22,7 +22,7 @@ import { fgsm } from './fgsm.ts';
 import { hijackSample, runnerUpTargets } from './hijack.ts';
 import type { GradientFn, LogitLoss } from './objectives.ts';
 import { pgd } from './pgd.ts';
-import { evaluationDraw, type Pipeline } from './pipeline.ts';
+import { evaluationDraw, type Pipeline } from '../purify/defended.ts';
 import type { Norm } from './project.ts';
 import { square } from './square.ts';
 import { pipelineTarget, type AttackTarget, type Estimator } from './target.ts';

@@ -9,7 +9,7 @@ import { bpdaSample } from './bpda.ts';
 import type { SampleGradient } from './eot.ts';
 import { fullGradientSample } from './full-gradient.ts';
 import { classifierGradient, type LogitLoss } from './objectives.ts';
-import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } from './pipeline.ts';
+import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } from '../purify/defended.ts';
 
 /**
  * Gradient estimators through a purifier: the full chain's gradient; BPDA (identity backward); or

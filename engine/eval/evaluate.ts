@@ -13,7 +13,7 @@
 // With a store, each finished (seed, batch) is saved under its own key and found again on a
 // rerun, so a killed evaluation resumes where it stopped.
 import { ATTACKS, runAttack, type AttackName, type AttackSettings } from '../attacks/index.ts';
-import { defenseName, evaluationDraw, pipelineLogits, purifyWith, type DefenseName, type Pipeline } from '../attacks/pipeline.ts';
+import { defenseName, evaluationDraw, purifyAndClassify, type DefenseName, type Pipeline } from '../purify/defended.ts';
 import { fromArray } from '../ops/index.ts';
 import type { Engine } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
@@ -106,16 +106,8 @@ interface BatchResult {
   examples?: Examples;
 }
 
-/** The pipeline's predictions (under the evaluation draw) and, for a defence, the purified pixels. */
-async function score(p: Pipeline, images: Tensor, seed: number, firstIndex: number, keepPixels: boolean): Promise<{ predicted: number[]; purified: Float32Array | null }> {
-  const engine = images.engine;
-  const draw = evaluationDraw(seed, firstIndex);
-  if (!keepPixels || !p.defense) return { predicted: argmaxRows(await pipelineLogits(p, images, draw), p.classifier.classes), purified: null };
-  return engine.scopeAsync(async () => {
-    const purified = await purifyWith(p.defense!, images, draw);
-    return { predicted: argmaxRows(await p.classifier.logits(purified).read(), p.classifier.classes), purified: await purified.read() };
-  });
-}
+/** The pipeline's predictions under the evaluation draw and, for a defence, the purified pixels. */
+const score = (p: Pipeline, images: Tensor, seed: number, firstIndex: number) => purifyAndClassify(p, images, evaluationDraw(seed, firstIndex));
 
 interface BatchJob {
   seed: number;
@@ -133,18 +125,18 @@ async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalO
   const y = Array.from({ length: count }, (_, i) => data.labels[start + i]);
   return engine.scopeAsync(async () => {
     const x = fromArray(engine, data.images.subarray(start * per, (start + count) * per), [count, c, h, w], 'eval images');
-    const cleanScore = await score(p, x, seed, start, false);
+    const cleanScore = await score(p, x, seed, start);
     const isCorrect = (predicted: number[]) => predicted.map((q, i) => q === y[i]);
-    const result: BatchResult = { clean: isCorrect(cleanScore.predicted), attacks: {}, seconds: {}, ...(opts.surrogate && { surrogate: {} }) };
-    const examples: Examples | undefined = keep > 0 ? { n: keep, clean: data.images.slice(start * per, (start + keep) * per), labels: y.slice(0, keep), cleanPredicted: cleanScore.predicted.slice(0, keep), attacks: {} } : undefined;
+    const result: BatchResult = { clean: isCorrect(cleanScore.predictions), attacks: {}, seconds: {}, ...(opts.surrogate && { surrogate: {} }) };
+    const examples: Examples | undefined = keep > 0 ? { n: keep, clean: data.images.slice(start * per, (start + keep) * per), labels: y.slice(0, keep), cleanPredicted: cleanScore.predictions.slice(0, keep), attacks: {} } : undefined;
     for (const attack of opts.attacks) {
       const t0 = performance.now();
       const label = `seed ${seed} ${attack.name}`;
       const range = opts.range ?? { start: 0, end: data.n };
       const adv = await runAttack(attack.name, attacker, x, y, { ...attack.settings, seed }, start, (done, total) => opts.onProgress?.(label, start - range.start + (count * done) / total, range.end - range.start));
-      const advScore = await score(p, adv, seed, start, examples !== undefined);
-      result.attacks[attack.name] = isCorrect(advScore.predicted);
-      if (result.surrogate) result.surrogate[attack.name] = isCorrect((await score(attacker, adv, seed, start, false)).predicted);
+      const advScore = await score(p, adv, seed, start);
+      result.attacks[attack.name] = isCorrect(advScore.predictions);
+      if (result.surrogate) result.surrogate[attack.name] = isCorrect((await score(attacker, adv, seed, start)).predictions);
       result.seconds[attack.name] = (performance.now() - t0) / 1000;
       if (examples) {
         const bare = argmaxRows(await engine.scopeAsync(() => p.classifier.logits(adv).read()), p.classifier.classes);
@@ -152,7 +144,7 @@ async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalO
           adversarial: (await adv.read()).slice(0, keep * per),
           purified: advScore.purified?.slice(0, keep * per) ?? null,
           bare: bare.slice(0, keep),
-          defended: advScore.predicted.slice(0, keep),
+          defended: advScore.predictions.slice(0, keep),
         };
       }
       adv.dispose();

@@ -14,7 +14,7 @@
 // beside the central one (a kink on one side of the point leaves the other side's exact).
 import type { LogitLoss } from '../attacks/objectives.ts';
 import { logitLoss } from '../attacks/objectives.ts';
-import type { NoiseDraw } from '../attacks/pipeline.ts';
+import type { NoiseDraw } from '../purify/defended.ts';
 import type { Norm } from '../attacks/project.ts';
 import type { AttackTarget, Estimator } from '../attacks/target.ts';
 import { fromArray } from '../ops/index.ts';

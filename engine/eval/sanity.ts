@@ -14,7 +14,7 @@
 import { ATTACKS, runAttackOn, type AttackName } from '../attacks/index.ts';
 import { eot } from '../attacks/eot.ts';
 import { pgd } from '../attacks/pgd.ts';
-import { evaluationDraw, type Pipeline } from '../attacks/pipeline.ts';
+import { evaluationDraw, type Pipeline } from '../purify/defended.ts';
 import { pipelineTarget, type AttackTarget } from '../attacks/target.ts';
 import { fromArray } from '../ops/index.ts';
 import type { Classifier } from '../models/types.ts';

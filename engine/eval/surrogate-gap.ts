@@ -6,7 +6,7 @@
 import { eot } from '../attacks/eot.ts';
 import { fullGradientSample } from '../attacks/full-gradient.ts';
 import type { LogitLoss } from '../attacks/objectives.ts';
-import type { DefendedPipeline } from '../attacks/pipeline.ts';
+import type { DefendedPipeline } from '../purify/defended.ts';
 import type { Tensor } from '../tensor.ts';
 
 export interface GradientGap {

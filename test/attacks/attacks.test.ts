@@ -8,7 +8,7 @@ import { ATTACKS, ATTACK_NAMES, runAttack } from '../../engine/attacks/index.ts'
 import { classifierGradient, logitLoss, type GradientFn } from '../../engine/attacks/objectives.ts';
 import { valueAndGrad } from '../../engine/autograd.ts';
 import { pgd } from '../../engine/attacks/pgd.ts';
-import { pipelineLogits } from '../../engine/attacks/pipeline.ts';
+import { pipelineLogits } from '../../engine/purify/defended.ts';
 import { project } from '../../engine/attacks/project.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { fromArray, scale, sub } from '../../engine/ops/index.ts';

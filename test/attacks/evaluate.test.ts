@@ -2,13 +2,13 @@
 // not depend on the batch split, the worst case is the per-image AND over clean and every attack.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Pipeline } from '../../engine/attacks/pipeline.ts';
+import type { Pipeline } from '../../engine/purify/defended.ts';
 import { evaluate, type AttackConfig } from '../../engine/eval/evaluate.ts';
 import { freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
 import { smoothClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
-import { pipelineLogits } from '../../engine/attacks/pipeline.ts';
+import { pipelineLogits } from '../../engine/purify/defended.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 
 const seed = freshSeed();

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { bpdaSample } from '../../engine/attacks/bpda.ts';
 import { chainVjp, fullGradientSample, traceChain, type GuidanceGradient } from '../../engine/attacks/full-gradient.ts';
 import { classifierGradient, logitLoss } from '../../engine/attacks/objectives.ts';
-import { purifyWith, type DefendedPipeline, type NoiseDraw } from '../../engine/attacks/pipeline.ts';
+import { purifyWith, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { purify, type PurifyOptions } from '../../engine/purify/purifier.ts';
 import { assertClose, freshSeed, rng } from '../helpers/check.ts';

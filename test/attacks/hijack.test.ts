@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { hijackSample, runnerUpTargets } from '../../engine/attacks/hijack.ts';
 import { runAttack } from '../../engine/attacks/index.ts';
 import { logitLoss } from '../../engine/attacks/objectives.ts';
-import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/attacks/pipeline.ts';
+import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { pipelineTarget } from '../../engine/attacks/target.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { freshSeed, rng } from '../helpers/check.ts';

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { attackRepeat } from '../../engine/attacks/eot.ts';
 import { fullGradientSample } from '../../engine/attacks/full-gradient.ts';
 import { knownNoiseGradient } from '../../engine/attacks/index.ts';
-import { evaluationDraw, type DefendedPipeline } from '../../engine/attacks/pipeline.ts';
+import { evaluationDraw, type DefendedPipeline } from '../../engine/purify/defended.ts';
 import { pipelineTarget } from '../../engine/attacks/target.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { freshSeed, rng } from '../helpers/check.ts';

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runAttack } from '../../engine/attacks/index.ts';
 import { logitLoss } from '../../engine/attacks/objectives.ts';
-import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/attacks/pipeline.ts';
+import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { SMOOTH_BETA, pipelineTarget, smoothSurrogate } from '../../engine/attacks/target.ts';
 import { smoothRelu } from '../../engine/models/small-cnn.ts';
 import { fromArray } from '../../engine/ops/index.ts';

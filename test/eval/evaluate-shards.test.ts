@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pipelineLogits, type DefendedPipeline } from '../../engine/attacks/pipeline.ts';
+import { pipelineLogits, type DefendedPipeline } from '../../engine/purify/defended.ts';
 import { evaluate, type AttackConfig, type EvalResult, type KeyedStore } from '../../engine/eval/evaluate.ts';
 import { joinFlags, summarizeFlags } from '../../engine/eval/flags.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';

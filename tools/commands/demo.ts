@@ -82,10 +82,12 @@ export async function run(argv: string[]): Promise<void> {
     for (const [name, input] of [['clean', x], ['attacked', adv]] as const) {
       const bar = new ProgressBar(`${method} on ${name} images (t*=${opts.tStar}, ${steps} steps)`, steps);
       const started = performance.now();
-      const r = await purifyAndClassify(denoiser, classifier, input, { ...opts, onStep: (d) => bar.update(d) }, guide, Number(values.repeats));
+      const { seed: drawSeed, ...options } = opts;
+      const pipeline = { classifier, defense: { denoiser, guide, options } };
+      const r = await purifyAndClassify(pipeline, input, { seed: drawSeed, repeat: 0, firstIndex: 0 }, Number(values.repeats), (d) => bar.update(d));
       seconds += (performance.now() - started) / 1000;
       results[name] = r.predictions;
-      if (name === 'attacked') purifiedAdv = r.purified;
+      if (name === 'attacked') purifiedAdv = r.purified!;
     }
     rows.push({ method, clean: correct(results.clean), attacked: correct(results.attacked), msPerImage: (1000 * seconds) / (2 * n), options: opts, predictions: results });
     grid.push(gridRow(method, purifiedAdv, results.attacked));

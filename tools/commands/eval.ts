@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ATTACKS, ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
-import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/attacks/pipeline.ts';
+import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/purify/defended.ts';
 import type { Norm } from '../../engine/attacks/project.ts';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { imageGrid, type GridRow } from '../../engine/data/grid.ts';
