@@ -23,7 +23,7 @@ test('majority vote over repeats, first draw purified, bare pipeline = classifie
   const p: DefendedPipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'diffpure', tStar: 15 } } };
   const x = fromArray(engine, tinyImages(random, n), [n, 1, SIZE, SIZE]);
   const draw = { seed: 4, repeat: 2, firstIndex: 7 };
-  const single = [];
+  const single: number[][] = [];
   for (let r = 0; r < 3; r++) single.push(argmaxRows(await pipelineLogits(p, x, { ...draw, repeat: draw.repeat + r }), 10));
   const expected = Array.from({ length: n }, (_, i) => {
     const votes = new Array(10).fill(0);
