@@ -4,25 +4,32 @@
 //                (ConvTranspose2d, and conv2d's input gradient with its [Cout,Cin,..] weight)
 //   WEIGHT_GRAD  dw[co,ci,ky,kx] = Σ g[n,co,oy,ox] · x[n,ci, oy·S−padTop+ky, ox·S−padLeft+kx]
 //                over the batch slice workgroup_id.y (the caller sums the slices)
-//   PAD          a zero-padded copy of an input whose rows hold whole, aligned vec4 segments
 //   PACK         the weight as vec4s of 4 output channels, each block of TCO channels contiguous
-// Why the copies: lavapipe (Mesa 25.0) turns every storage-buffer load inside a loop into a
-// per-lane scalar loop with an exec-mask branch and a bounds-check branch, so loads, not FMAs,
-// set the speed. Padding removes all bounds checks and selects from the inner loops, and both
-// copies let them load whole vec4s (one per-lane loop for 4 values). Nothing uses workgroup
-// memory except the FORWARD / TRANSPOSED weight staging below (an earlier weight-staging attempt
-// measured 1.6× slower on CPU drivers; staging a whole chunk of input channels per barrier pair
-// measured 1.5× faster with tools/bench-conv.ts).
+//   PAD          a zero-padded copy with whole, aligned vec4 row segments (WEIGHT_GRAD's input and
+//                output gradient only: there one padded row serves all Cout·KH·KW taps)
+// Why loads are shaped as they are: lavapipe (Mesa 25.0) turns every storage-buffer load inside a
+// loop into a per-lane scalar loop with an exec-mask branch and a bounds-check branch, so loads,
+// not FMAs, set the speed. Inputs are therefore read as whole aligned vec4s (one per-lane loop for
+// 4 values) even though a row segment starts anywhere (any W, any padding): loadRow() loads the
+// vec4s covering it, shifts by the start's offset in its vec4 and zeroes what lies outside the
+// image, all with selects, which on CPU drivers cost less than branches or per-value loads
+// (measured against a zero-padded copy made per call, an extra pass: see engine/ops/conv.ts).
+// PACK lets the inner loops load whole vec4s of weights. Nothing uses workgroup memory except the
+// FORWARD / TRANSPOSED weight staging below (an earlier weight-staging attempt measured 1.6×
+// slower on CPU drivers; staging a whole chunk of input channels per barrier pair measured 1.5×
+// faster with tools/bench-conv.ts).
 // Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
 // P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they
 // load one input row segment and reuse it for all taps of that row. TRANSPOSED splits the output
 // into S×S phases (workgroup_id.z also carries the phase) so that an invocation's P pixels, S
 // apart, share their taps. WEIGHT_GRAD invocations own one input channel × ${TCO} output channels ×
 // all KH·KW taps and walk their batch slice P pixels at a time, one kernel row at a time (fewer
-// live registers beat fewer loads there).
-// Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension.
-// FORWARD / TRANSPOSED stage the block's weights in workgroup memory, STAGED_VEC4S vec4s (a whole
-// number of input channels' taps) per round, two barriers a round.
+// live registers beat fewer loads there); the output gradient's P pixels load once for all rows.
+// Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension;
+// flat indices are i32 (2³¹ values per input). FORWARD / TRANSPOSED stage the block's weights in
+// workgroup memory, STAGED_VEC4S vec4s (a whole number of input channels' taps) per round, two
+// barriers a round. Buffers are read in whole vec4s past a tensor's end: the pool's buffers are
+// whole multiples of 16 bytes, and what lies past the end is zeroed.
 // Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, BIAS, RESIDUAL
 // (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
 // RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
@@ -95,6 +102,8 @@ const STEP = S;
 fn segmentOffset(t: u32) -> u32 { return t; }
 #endif
 const SEG = STEP * (P - 1u) + TAPS;
+
+#if WEIGHT_GRAD
 /** The input row segment in whole vec4s. */
 const SEGV = (SEG + 3u) / 4u;
 
@@ -111,7 +120,6 @@ fn loadRow(at: u32) -> array<f32, SEGV * 4u> {
   return row;
 }
 
-#if WEIGHT_GRAD
 struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OWp4: u32, N: u32, batchPerSlice: u32, cells: u32 }
 
 @group(0) @binding(0) var<storage, read> g: array<vec4<f32>>;
@@ -163,8 +171,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
   }
 }
 #else
-// padTop and padLeft (the conv's, which set TRANSPOSED's phases) are unused by FORWARD, whose input copy is padded already.
-struct Params { Cin: u32, Hp: u32, Wp4: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
+/** Aligned vec4s that cover SEG values starting anywhere in the first of them. */
+const SEGV = (SEG + 6u) / 4u;
+
+/** Which of the SEG input columns from ix0 lie inside the image: the same for every row a tile reads. */
+fn columnsInside(ix0: i32) -> array<bool, SEG> {
+  var inside: array<bool, SEG>;
+  for (var k = 0u; k < SEG; k++) {
+    let ix = ix0 + i32(k);
+    inside[k] = ix >= 0 && ix < i32(p.W);
+  }
+  return inside;
+}
+
+/** x[plane + iy·W + ix0 + k] for k < SEG, zero outside the image; `inside` is columnsInside(ix0). */
+fn loadRow(plane: u32, iy: i32, ix0: i32, inside: array<bool, SEG>) -> array<f32, SEG> {
+  let rowInside = iy >= 0 && iy < i32(p.H);
+  // Rows outside read a clamped row's values, and columns outside the neighbouring rows' (or
+  // what lies before or past the tensor): all of it is zeroed below.
+  let start = i32(plane) + clamp(iy, 0, i32(p.H) - 1) * i32(p.W) + ix0;
+  let first = start >> 2u;
+  let shift = u32(start & 3);
+  var q: array<f32, SEGV * 4u>;
+  for (var m = 0u; m < SEGV; m++) {
+    let v = x[u32(max(first + i32(m), 0))];
+    q[4u * m] = v.x;
+    q[4u * m + 1u] = v.y;
+    q[4u * m + 2u] = v.z;
+    q[4u * m + 3u] = v.w;
+  }
+  // A shift by 0-3 values as shifts by 1 and by 2: two selects a value, no dynamic register index.
+  var half: array<f32, SEG + 2u>;
+  for (var k = 0u; k < SEG + 2u; k++) { half[k] = select(q[k], q[k + 1u], (shift & 1u) != 0u); }
+  var row: array<f32, SEG>;
+  for (var k = 0u; k < SEG; k++) { row[k] = select(0.0, select(half[k], half[k + 2u], shift >= 2u), rowInside && inside[k]); }
+  return row;
+}
+
+struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
 
 // The optional bindings shift the later ones; engine/ops/conv.ts numbers them (BIAS_AT, RESIDUAL_AT, OUT_AT, PARAMS_AT).
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -224,7 +268,7 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
  * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is tap `tap0 + t·tapStep`
  * of the staged weight chunk.
  */
-fn accumulate(row: array<f32, SEGV * 4u>, tap0: u32, tapStep: u32, taps: u32) {
+fn accumulate(row: array<f32, SEG>, tap0: u32, tapStep: u32, taps: u32) {
   for (var t = 0u; t < TAPS; t++) {
     let wAt = (tap0 + min(t, taps - 1u) * tapStep) * CV;
     var wq: array<vec4<f32>, CV>;
@@ -247,27 +291,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tileX = tile % p.tilesX;
   let tileRow = (tile / p.tilesX) % p.tileRows;
   let n = tile / p.tilesX / p.tileRows;
-  let plane = p.Hp * p.Wp4;
+  let plane = p.H * p.W;
 #if TRANSPOSED
   let phase = wg.z % (S * S);
   let block = wg.z / (S * S);
   let phaseY = phase / S;
   let phaseX = phase % S;
   // Output row y = phaseY + S·tileRow takes kernel rows ky ≡ y + padTop (mod S): tap t is
-  // ky = kyFirst + S·t and reads input row tileRow + (phaseY + padTop) / S − t. Columns work alike,
-  // except that the phases whose column shift is one more than padLeft / S move their tile one
-  // output column left (colExtra), so every phase reads the same aligned input segment.
+  // ky = kyFirst + S·t and reads input row iy0 − t. Columns work alike, pixel q (column
+  // phaseX + S·(P·tileX + q)) at tap t reading input column ix0 + q + TAPS − 1 − t.
   let kyFirst = (phaseY + p.padTop) % S;
   let kxFirst = (phaseX + p.padLeft) % S;
-  let rowExtra = (phaseY + p.padTop) / S - p.padTop / S;
-  let colExtra = (phaseX + p.padLeft) / S - p.padLeft / S;
   let tapRows = (KH + S - 1u - kyFirst) / S;
   let tapCols = (KW + S - 1u - kxFirst) / S;
-  // The padded input holds input row r at row r + (KH + S − 1) / S − 1 − padTop / S.
-  let rowTop = tileRow + rowExtra + (KH + S - 1u) / S - 1u;
+  let iy0 = i32(tileRow + (phaseY + p.padTop) / S);
+  let ix0 = i32(P * tileX + (phaseX + p.padLeft) / S) - i32(TAPS - 1u);
 #else
   let block = wg.z;
+  let iy0 = i32(tileRow * S) - i32(p.padTop);
+  let ix0 = i32(tileX * P * S) - i32(p.padLeft);
 #endif
+  let inside = columnsInside(ix0);
   // One storage load per weight per workgroup instead of one per invocation: on CPU drivers every
   // storage load in a loop is a per-lane scalar loop, and the block's weights are the same for all
   // 64 invocations (measured 1.5× faster on lavapipe; on GPUs it is the usual shared tile).
@@ -282,12 +326,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let channel = (n * p.Cin + ci0 + c) * plane;
 #if TRANSPOSED
         for (var t = 0u; t < tapRows; t++) {
-          let row = loadRow(channel + (rowTop - t) * p.Wp4 + tileX * NV);
+          let row = loadRow(channel, iy0 - i32(t), ix0, inside);
           accumulate(row, (c * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
         }
 #else
         for (var ky = 0u; ky < KH; ky++) {
-          let row = loadRow(channel + (tileRow * S + ky) * p.Wp4 + tileX * NV * S);
+          let row = loadRow(channel, iy0 + i32(ky), ix0, inside);
           accumulate(row, (c * KH + ky) * KW, 1u, KW);
         }
 #endif
@@ -296,8 +340,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   if (!live) { return; }
 #if TRANSPOSED
-  // The column of pixel 0 may be −S (colExtra): u32 wrap-around makes it fail store()'s bound check.
-  store(n, block * TCO, phaseY + S * tileRow, phaseX + S * (P * tileX - colExtra), S);
+  store(n, block * TCO, phaseY + S * tileRow, phaseX + S * P * tileX, S);
 #else
   store(n, block * TCO, tileRow, tileX * P, 1u);
 #endif

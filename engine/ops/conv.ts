@@ -1,8 +1,9 @@
 // conv2d and convTranspose2d (NCHW, PyTorch weight layouts) with gradients, on the three passes of
 // shaders/conv2d.wgsl: FORWARD, TRANSPOSED (ConvTranspose2d = conv2d's input gradient) and
-// WEIGHT_GRAD. Each op's backward reuses the other's forward pass. Every pass reads a zero-padded
-// copy of its input and the weight repacked as vec4s over output channels, both made per call
-// (two small dispatches) so the passes' inner loops run without bounds checks.
+// WEIGHT_GRAD. Each op's backward reuses the other's forward pass. FORWARD and TRANSPOSED read
+// their input as it is (the kernels zero what lies outside the image); WEIGHT_GRAD reads zero-padded
+// copies of its input and output gradient. Every pass reads the weight repacked as vec4s over output
+// channels, made per call (one small dispatch) so the inner loops load whole vec4s of weights.
 // The three passes are recorded ops whose gradients are each other (all bilinear), so a tape can
 // differentiate a gradient through a convolution again.
 import { recordDifferentiable } from '../autograd.ts';
@@ -76,7 +77,7 @@ export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: n
   return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s);
 }
 
-// The copy kernels use no tap or tile constant; fixed values keep them one pipeline each.
+// The weight copy uses no tap or tile constant; fixed values keep it one pipeline.
 const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
 const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
 const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
@@ -126,25 +127,20 @@ const segmentVec4s = (pixels: number, step: number, taps: number) => ceilDiv(ste
 
 /** out [N, Cout, OH, OW] = act(conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+ bias) (+ residual)). */
 function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation, residual?: Tensor): Tensor {
-  const [N, Cin] = x.shape;
+  const [N, Cin, H, W] = x.shape;
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
   const { conv } = x.engine.tuning;
   const tile = KH === 3 && KW === 3 && S === 1 ? conv.forward(Cout, OW) : conv.forwardTiles[0];
-  const P = 4 * tile.vec4Pixels;
-  const tilesX = ceilDiv(OW, P);
+  const tilesX = ceilDiv(OW, 4 * tile.vec4Pixels);
   const tiles = N * OH * tilesX;
-  const Hp = (OH - 1) * S + KH;
-  const Wp = (tilesX - 1) * P * S + 4 * segmentVec4s(P, S, KW);
-  const xp = padded(x, at.padTop, at.padLeft, Hp, Wp);
   const wp = packed(w, 0, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, OH, tiles, groupsX, 0, 0);
+  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, OH, tiles, groupsX, at.padTop, at.padLeft);
   const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
-  const operands = [xp, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
+  const operands = [x, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
   x.engine.dispatch(kernel, operands, u, [...groups, ceilDiv(Cout, tile.channels)]);
-  xp.dispose();
   wp.dispose();
   return out;
 }
@@ -154,27 +150,21 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
  * x = j·S − padLeft + kx, for w [Cin, Cout, KH, KW] (ConvTranspose2d's layout).
  */
 function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number): Tensor {
-  const [N, Cin] = x.shape;
+  const [N, Cin, H, W] = x.shape;
   const [, Cout, KH, KW] = w.shape;
   const S = at.stride;
   const { conv } = x.engine.tuning;
   const tile = KH === 3 && KW === 3 && S === 1 ? conv.transposed(Cout, OW) : conv.transposedTiles[0];
-  const P = 4 * tile.vec4Pixels;
-  const [tapRows, tapCols] = [ceilDiv(KH, S), ceilDiv(KW, S)];
+  // Each of the S×S phases covers every S-th output row and column.
   const tileRows = ceilDiv(OH, S);
-  // A phase may shift its tile one output column left (see the shader), hence the spare column.
-  const tilesX = ceilDiv(ceilDiv(OW, S) + (S > 1 ? 1 : 0), P);
+  const tilesX = ceilDiv(ceilDiv(OW, S), 4 * tile.vec4Pixels);
   const tiles = N * tileRows * tilesX;
-  const Hp = tileRows + tapRows;
-  const Wp = (tilesX - 1) * P + 4 * segmentVec4s(P, 1, tapCols);
-  const xp = padded(x, tapRows - 1 - Math.floor(at.padTop / S), tapCols - 1 - Math.floor(at.padLeft / S), Hp, Wp);
   const wp = packed(w, 1, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, Hp, Wp / 4, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
+  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
   const kernel = convKernel(x.engine.tuning, tile, 'transposed', KH, KW, S, { bias: !!bias });
-  x.engine.dispatch(kernel, bias ? [xp, wp, bias, out] : [xp, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
-  xp.dispose();
+  x.engine.dispatch(kernel, bias ? [x, wp, bias, out] : [x, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
   wp.dispose();
   return out;
 }
