@@ -31,7 +31,7 @@ export interface CommandUsage {
 
 export const USAGE: Record<string, CommandUsage> = {
   adapters: { summary: 'adapters [--backend B]: list the WebGPU adapters and show which one is chosen' },
-  bench: { summary: 'bench [--adapter NAME] [--filter TEXT] [--repeats N] [--json FILE] [--tfjs] [--pool]: time kernels and model steps', details: DEVICE },
+  bench: { summary: 'bench [--adapter NAME] [--filter TEXT] [--repeats N] [--json FILE] [--tfjs] [--torch] [--pool]: time kernels and model steps', details: DEVICE },
   convert: { summary: 'convert IN OUT [--f16] [--strip-prefix P]: any supported weight file → safetensors' },
   run: {
     summary: 'run IN.png... --out DIR [options]: purify image files, write DIR/<path>.purified.png and DIR/grid.png, print labels',
