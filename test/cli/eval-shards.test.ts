@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SHIPPED_DATA } from '../../engine/data/datasets.ts';
 import { classifierPath } from '../../engine/models/catalog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'purify-eval-cli-'));
@@ -61,6 +62,14 @@ test('an attack on the guidance network is refused up front for defences without
   assert.match(r.stderr, /--attack apgd-hijack-t attacks AGDM's guidance network; --defense none has none/);
   assert.not.match(r.stderr, /adapter: /, 'refused before any GPU work');
   assert.throws(() => readFileSync(`${json}.checkpoint`), 'no checkpoint written');
+});
+
+test('--n beyond the data folder is refused, not quietly shrunk', () => {
+  // The package's own data/ holds the first 256 MNIST test images.
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', ...BASE.map((a) => (a === '6' ? '300' : a)), '--shard', '1/8'], { encoding: 'utf8', env: { ...process.env, PURIFY_DATA: SHIPPED_DATA } });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--n 300: the mnist test set in .* holds 256 images; set PURIFY_DATA/);
+  assert.not.match(r.stderr, /adapter: /, 'refused before any GPU work');
 });
 
 test('merge refuses a missing shard', () => {

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ATTACKS, ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
 import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/purify/defended.ts';
 import type { Norm } from '../../engine/attacks/project.ts';
-import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
+import { dataRoot, loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { imageGrid, type GridRow } from '../../engine/data/grid.ts';
 import { evaluate, type AttackConfig, type EvalResult, type ImageRange, type KeyedStore } from '../../engine/eval/evaluate.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
@@ -126,9 +126,13 @@ export async function run(argv: string[]): Promise<void> {
   const shard = values.shard ? parseShard(values.shard) : null;
   const checkpoint = values.checkpoint ?? (values.json ? `${values.json}.checkpoint` : undefined);
 
-  const engine = await engineFrom(values);
-  const data = loadDataset(values.data as DatasetName, 'test', { limit: positive(values.n, 'n') });
+  const requested = positive(values.n, 'n');
+  const data = loadDataset(values.data as DatasetName, 'test', { limit: requested });
+  // A data folder with fewer images (the package's own 256) must not quietly shrink the run: its
+  // shards would cover other images than the same command's shards elsewhere.
+  if (data.n < requested) throw new Error(`--n ${requested}: the ${values.data} test set in ${dataRoot()} holds ${data.n} images; set PURIFY_DATA to the folder holding the full set, or ask for fewer`);
   const n = data.n;
+  const engine = await engineFrom(values);
   const range: ImageRange = shard ? shardRange(shard, n) : { start: 0, end: n };
   const sanityM = Math.min(sanityN, n);
   if (sanityM > 0 && range.start === 0 && range.end < sanityM) throw new Error(`--sanity-n ${sanityN} needs the first ${sanityM} images in shard 0, which holds ${range.end}: use fewer shards or a smaller --sanity-n`);
