@@ -11,7 +11,9 @@ import { reportRows, renderReport, type DefenseReport, type EvalReport } from '.
 /** What makes two files shards of one run: everything but the shard, timing, machine and command. */
 function runIdentity(r: EvalReport): string {
   const defenses = r.defenses.map((d) => ({ defense: d.defense, purification: d.purification, surrogate: d.surrogate, attacks: d.attacks.map((a) => ({ ...a, robust: undefined, secondsPerImage: undefined })) }));
-  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models: r.models, threat: r.threat, defenses });
+  // The weights are the same wherever a shard's machine keeps them: name and hash, not the path.
+  const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
+  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat, defenses });
 }
 
 function joinDefense(parts: DefenseReport[], n: number, first = 0): DefenseReport {
