@@ -14,11 +14,13 @@ import { pipelineLogits, type DefendedPipeline, type NoiseDraw, type Pipeline } 
 /**
  * Gradient estimators through a purifier: the full chain's gradient; BPDA (identity backward); or
  * smooth BPDA, the full gradient of the chain with AGDM's c_φ swapped for its smooth surrogate
- * (ReLU → silu(β·x)/β, β = SMOOTH_BETA), which has no piecewise-constant ∇c_φ to shatter on.
+ * (ReLU → silu(β·x)/β, 2×2 max pool → (1/β)·log Σ exp(β·x), β = SMOOTH_BETA), which has no
+ * piecewise-constant ∇c_φ to shatter on: with max pooling kept, ∇c_φ (so the guided chain itself)
+ * jumps wherever a window's argmax switches.
  */
 export type Estimator = 'full' | 'bpda' | 'smooth';
 
-/** The smooth surrogate's β: within 0.028 of ReLU per unit activation, curvature still ≤ β/4. */
+/** The smooth surrogate's β: within 0.028 of ReLU and 0.14 of max pooling per unit activation, curvature still ≤ β/4. */
 export const SMOOTH_BETA = 10;
 
 /** The pipeline with c_φ replaced by its smooth surrogate (smooth BPDA's forward and backward). */

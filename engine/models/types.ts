@@ -28,8 +28,9 @@ export interface Classifier {
   /** The representation guidance compares (penultimate features), when the architecture has one. */
   features?(x: Tensor): { features: Tensor; logits: Tensor };
   /**
-   * The same network (same parameters) with each ReLU replaced by silu(β·x)/β, when the
-   * architecture has one: the smooth surrogate a smooth-BPDA attack differentiates.
+   * The same network (same parameters) with each ReLU replaced by silu(β·x)/β and each max pool
+   * by a log-sum-exp pool, when the architecture has one: the smooth surrogate a smooth-BPDA attack
+   * differentiates.
    */
   smoothed?(beta: number): Classifier;
 }

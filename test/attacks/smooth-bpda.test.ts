@@ -1,5 +1,5 @@
-// Smooth BPDA (engine/attacks/target.ts): c_φ's ReLUs become silu(β·x)/β. The activation matches its
-// float64 formula; the surrogate network converges to the ReLU network as β grows (and is a
+// Smooth BPDA (engine/attacks/target.ts): c_φ's ReLUs become silu(β·x)/β and its max pools
+// (1/β)·log Σ exp(β·x). Both match their float64 formulas; the surrogate network converges to the ReLU network as β grows (and is a
 // different function at small β); the 'smooth' estimator is the exact gradient of the surrogate
 // chain by central differences, which the ReLU chain's gradient fails; apgd-smooth runs within the
 // ε-ball and is refused without a smoothable c_φ.
@@ -9,7 +9,7 @@ import { runAttack } from '../../engine/attacks/index.ts';
 import { logitLoss } from '../../engine/attacks/objectives.ts';
 import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { SMOOTH_BETA, pipelineTarget, smoothSurrogate } from '../../engine/attacks/target.ts';
-import { smoothRelu } from '../../engine/models/small-cnn.ts';
+import { smoothMaxPool2x2, smoothRelu } from '../../engine/models/small-cnn.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import { assertClose, freshSeed, randn, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
@@ -44,6 +44,29 @@ test('silu(βx)/β matches its float64 formula, odd sizes and both signs', async
   }
 });
 
+test('the smooth max pool is (1/β)·log Σ exp(βx) per 2×2 window in float64, odd sizes dropping the last row and column', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  for (const [shape, beta] of [[[1, 1, 2, 2], 1], [[2, 3, 7, 5], SMOOTH_BETA], [[1, 2, 9, 10], 250]] as [number[], number][]) {
+    const [n, c, h, w] = shape;
+    // Spread ±8 so that, unshifted, exp(250·x) would overflow f32.
+    const x = randn(random, n * c * h * w, 8);
+    const got = await smoothMaxPool2x2(fromArray(engine, Float32Array.from(x), shape), beta).read();
+    const oh = Math.floor(h / 2), ow = Math.floor(w / 2);
+    const want: number[] = [];
+    for (let p = 0; p < n * c; p++) {
+      for (let i = 0; i < oh; i++) {
+        for (let j = 0; j < ow; j++) {
+          const win = [0, 1, w, w + 1].map((o) => x[p * h * w + 2 * i * w + 2 * j + o]);
+          const m = Math.max(...win);
+          want.push(m + Math.log(win.reduce((s, v) => s + Math.exp(beta * (v - m)), 0)) / beta);
+        }
+      }
+    }
+    assertClose(`smooth max pool [${shape}] β=${beta}`, got, want, 1e-5, 1e-4);
+  }
+});
+
 test('the surrogate network tends to the ReLU network as β grows and differs from it at small β', async () => {
   const engine = await getEngine();
   if (!engine) return;
@@ -58,9 +81,10 @@ test('the surrogate network tends to the ReLU network as β grows and differs fr
     gaps.push(Math.max(...Array.from(smooth, (v, i) => Math.abs(v - exact[i]))) / scale);
   }
   console.log(`    max |logit gap| / max |logit| at β = 1, 10, 100, 1000: ${gaps.map((g) => g.toExponential(2)).join(', ')}`);
-  assert.ok(gaps.every((g, i) => i === 0 || g < gaps[i - 1]), 'the gap shrinks as β grows');
+  // Both surrogates are within O(1/β) of what they replace (0.28/β for ReLU, ln 4/β for max pooling).
+  assert.ok(gaps.every((g, i) => i === 0 || g < gaps[i - 1] / 4), 'the gap does not shrink like 1/β');
   assert.ok(gaps[0] > 1e-2, 'β = 1 is a different function');
-  assert.ok(gaps[3] < 2e-3, 'β = 1000 is the ReLU network within f32 noise');
+  assert.ok(gaps[3] < 5e-3, 'β = 1000 is not the ReLU network');
   assert.match(guide.smoothed!(10).name, /silu\(10x\)\/10/);
   assert.throws(() => guide.smoothed!(0), /β must be positive/);
 });

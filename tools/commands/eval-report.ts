@@ -115,7 +115,7 @@ const HEADINGS: Record<string, string> = {
 const ESTIMATORS: Record<string, string> = {
   full: 'full gradient through the purifier',
   bpda: 'BPDA (identity backward through the purifier)',
-  smooth: `smooth BPDA (full gradient through the purifier with c_φ's ReLUs as silu(${SMOOTH_BETA}x)/${SMOOTH_BETA})`,
+  smooth: `smooth BPDA (full gradient through the purifier with c_φ's ReLUs as silu(${SMOOTH_BETA}x)/${SMOOTH_BETA} and max pools as (1/${SMOOTH_BETA})·log Σ exp(${SMOOTH_BETA}x))`,
   exact: 'exact classifier gradient',
 };
 
