@@ -150,8 +150,8 @@ test('exact AGDM chain gradient (class and latent terms, smooth c_φ) matches ce
  * Each gradient's error along v, relative to ‖∇L‖: e(h) = ((L(x₊) − L(x₋)) − ⟨∇L, d⟩)/‖d‖ with
  * x± = x ± h·v rounded to f32 and d = x₊ − x₋ the displacement the inputs really have (rounding
  * moves the direction by ~1e-4 of h). At h = 5e-3 the f32 roughness of the chain's loss (an error
- * ∝ 1/h, ~1e-4 here) and the h² curvature term are both well under 1e-3; steps whose ends see
- * other labels ŷ (where the chain jumps) are shortened.
+ * ∝ 1/h, ~1e-4 here) and the h² curvature term are both well under 1e-3; a step whose ends see
+ * other labels ŷ (where the chain jumps) is skipped, and h/2 and h/4 are tried too.
  */
 async function directionalErrors(engine: Engine, denoiser: Denoiser, guide: Classifier, images: Float32Array, v: Float32Array, opts: PurifyOptions, w: Tensor, labels: number[], grads: Float32Array[]): Promise<number[]> {
   const wv = await w.read();
@@ -172,11 +172,16 @@ async function directionalErrors(engine: Engine, denoiser: Denoiser, guide: Clas
     const dNorm = Math.hypot(...d);
     return grads.map((g) => (diff - g.reduce((s, e, i) => s + e * d[i], 0)) / dNorm);
   };
-  for (const h of [5e-3, 2.5e-3]) {
+  // Each gradient's smallest error over the steps whose ends keep ŷ: a wrong gradient's error does
+  // not depend on h, the curvature term shrinks with it, and the f32 roughness (~4e-4 at 1.25e-3)
+  // stays under 1e-3.
+  const best = grads.map(() => Infinity);
+  for (const h of [5e-3, 2.5e-3, 1.25e-3]) {
     const errors = await errorsAt(h);
-    if (errors.every(Number.isFinite)) return grads.map((g, j) => Math.abs(errors[j]) / Math.hypot(...g));
+    if (errors.every(Number.isFinite)) errors.forEach((e, j) => (best[j] = Math.min(best[j], Math.abs(e) / Math.hypot(...grads[j]))));
   }
-  throw new Error('ŷ flips within every step tried');
+  if (best.some((e) => e === Infinity)) throw new Error('ŷ flips within every step tried');
+  return best;
 }
 
 test('BPDA passes the classifier gradient at the purified image straight through', async () => {
