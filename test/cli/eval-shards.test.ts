@@ -1,7 +1,8 @@
 // `purify eval --shard K/N` + `purify eval merge` end to end with the shipped models on a tiny
 // budget: the merged JSON and report equal the unsharded run's (all but wall times, dates and the
 // command lines), the JSON records per-image flags, seeds, weight hashes and the exact commands, and
-// merge refuses an incomplete set of shards unless --partial, which says which images it covers.
+// merge refuses an incomplete set of shards unless --partial, which says which images it covers; a
+// defence attacked in two runs merges into one row of both attacks.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,6 +58,23 @@ test('two shards merged equal the unsharded run', () => {
   assert.match(md, /### agdm against every other row \(paired, exact McNemar\)/);
   assert.match(md, /\| none \| clean \| \d+ \/ \d+, \d+ \/ \d+ \| [\d.]+, [\d.]+ \|/);
   assert.match(md, /% \[\d+\.\d, \d+\.\d\]/, 'Wilson intervals in the table');
+});
+
+test('a defence attacked in two runs (one attack each) merges into the row of one run of both attacks', () => {
+  const withAttack = (attack: string) => BASE.map((a, i) => (BASE[i - 1] === '--attack' ? attack : a));
+  purify(...withAttack('pgd'), '--json', join(dir, 'pgd.json'));
+  purify(...withAttack('fgsm'), '--json', join(dir, 'fgsm.json'));
+  purify('eval', 'merge', join(dir, 'pgd.json'), join(dir, 'fgsm.json'), '--json', join(dir, 'joined.json'), '--md', join(dir, 'joined.md'));
+  assert.equal(measured(join(dir, 'joined.json')), measured(join(dir, 'whole.json')));
+  assert.equal(tables(join(dir, 'joined.md')), tables(join(dir, 'whole.md')));
+  assert.is(JSON.parse(readFileSync(join(dir, 'joined.json'), 'utf8')).commands.length, 2, 'both runs\' commands are kept');
+  // Runs whose clean images were classified differently cannot be paired per image.
+  const other = JSON.parse(readFileSync(join(dir, 'fgsm.json'), 'utf8'));
+  other.defenses[1].flags.clean[0][0] = !other.defenses[1].flags.clean[0][0];
+  writeFileSync(join(dir, 'fgsm-other.json'), JSON.stringify(other));
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'pgd.json'), join(dir, 'fgsm-other.json')], { encoding: 'utf8' });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /agdm: two runs classify the same clean images differently/);
 });
 
 test('an attack on the guidance network is refused up front for defences without one', () => {

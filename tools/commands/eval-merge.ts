@@ -2,6 +2,8 @@
 // block's flags) into the report the unsharded run writes, and renders several runs (other
 // defences, norms) side by side. Shards must come from one run — the same data, weights, seeds,
 // threat, defences and attacks — and cover every image exactly once; anything else is refused.
+// A defence attacked in several runs (a later run adding an attack) on the same images, seeds,
+// weights and chains becomes one row: its attacks side by side, the worst case over all of them.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,63 @@ function runIdentity(r: EvalReport): string {
   // The weights are the same wherever a shard's machine keeps them: name and hash, not the path.
   const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
   return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat, defenses });
+}
+
+/** What makes one defence's rows in two runs one row: everything but the attacks. */
+function defenseIdentity(r: EvalReport, d: DefenseReport): string {
+  const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
+  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat, images: [d.flags.first, d.flags.n], defense: d.defense, purification: d.purification, surrogate: d.surrogate });
+}
+
+/** One defence's results from two runs with different attacks, as one run of all the attacks. */
+function joinAttacks(a: DefenseReport, b: DefenseReport): DefenseReport {
+  const twice = b.attacks.find((x) => a.attacks.some((y) => y.attack === x.attack));
+  if (twice) throw new RangeError(`${a.defense}: attack ${twice.attack} was run in two runs of the same defence on the same images; merge one of them`);
+  if (JSON.stringify(a.flags.clean) !== JSON.stringify(b.flags.clean)) {
+    throw new RangeError(`${a.defense}: two runs classify the same clean images differently, so their per-image results cannot be joined (were they run from different code?)`);
+  }
+  const surrogate = a.flags.surrogate || b.flags.surrogate ? { ...a.flags.surrogate, ...b.flags.surrogate } : undefined;
+  const flags = { ...a.flags, attacks: { ...a.flags.attacks, ...b.flags.attacks }, ...(surrogate && { surrogate }) };
+  const s = summarizeFlags(flags);
+  const gradientGap = a.gradientGap ?? b.gradientGap;
+  return {
+    ...a,
+    clean: s.clean,
+    worstCase: s.worstCase,
+    attacks: [...a.attacks, ...b.attacks].map((x) => ({ ...x, robust: s.robust[x.attack] })),
+    ...(s.surrogate && { surrogateAccuracy: s.surrogate }),
+    ...(gradientGap && { gradientGap }),
+    flags,
+    sanity: [...a.sanity, ...b.sanity],
+    seconds: a.seconds + b.seconds,
+  };
+}
+
+/**
+ * Joins each defence that several runs attacked (same images, seeds, weights, threat and chains) into
+ * the first run that has it; a run left without defences is dropped, its command kept by the run that
+ * took its rows.
+ */
+export function joinAttackRuns(runs: EvalReport[]): EvalReport[] {
+  const hosts = new Map<string, { run: EvalReport; index: number }>();
+  const kept: EvalReport[] = [];
+  for (const r of runs) {
+    const run: EvalReport = { ...r, defenses: [] };
+    for (const d of r.defenses) {
+      const key = defenseIdentity(r, d);
+      const host = hosts.get(key);
+      if (!host) {
+        hosts.set(key, { run, index: run.defenses.length });
+        run.defenses.push(d);
+        continue;
+      }
+      host.run.defenses[host.index] = joinAttacks(host.run.defenses[host.index], d);
+      host.run.commands = [...new Set([...host.run.commands, ...r.commands])];
+      host.run.date = [host.run.date, r.date].sort().at(-1)!;
+    }
+    if (run.defenses.length) kept.push(run);
+  }
+  return kept.map((r) => ({ ...r, rows: reportRows(r) }));
 }
 
 function joinDefense(parts: DefenseReport[], n: number, first = 0): DefenseReport {
@@ -88,11 +147,14 @@ function joinPartial(shards: EvalReport[]): EvalReport {
   return { ...report, rows: reportRows(report) };
 }
 
-/** Groups files by run and joins each group's shards, in the order the runs first appear. */
+/**
+ * Groups files by run and joins each group's shards, in the order the runs first appear, then joins
+ * the rows of a defence that several runs attacked.
+ */
 export function mergeReports(reports: EvalReport[], partial = false): EvalReport[] {
   const groups = new Map<string, EvalReport[]>();
   for (const r of reports) groups.set(runIdentity(r), [...(groups.get(runIdentity(r)) ?? []), r]);
-  return [...groups.values()].map((g) => joinShards(g, partial));
+  return joinAttackRuns([...groups.values()].map((g) => joinShards(g, partial)));
 }
 
 function write(path: string, text: string): void {
