@@ -30,7 +30,7 @@ export interface ChainStep {
 /** The reverse chain purify() runs for these options, step by step, with its coefficients. */
 export interface ChainPlan {
   method: Method;
-  /** x_T = A·x₀ + C·ε from the model-space input x₀. */
+  /** x_T = B·x₀ + C·ε from the model-space input x₀ (B = 0, C = 1 from pure noise). */
   diffuse: StepCoefficients;
   steps: ChainStep[];
   /** Model space ↔ [0, 1] images, as a·x + b. */
@@ -76,7 +76,7 @@ export function chainPlan(denoiser: Denoiser, opts: PurifyOptions): ChainPlan {
   const base = (opts.repeat ?? 0) * STREAMS_PER_REPEAT;
   return {
     method: opts.method,
-    diffuse: { s0inv: 0, s1: 0, A: 0, B: Math.sqrt(s.alphaBars[t0]), C: Math.sqrt(1 - s.alphaBars[t0]), G: 0, S: 0, clip: false },
+    diffuse: { s0inv: 0, s1: 0, A: 0, B: opts.fromNoise ? 0 : Math.sqrt(s.alphaBars[t0]), C: opts.fromNoise ? 1 : Math.sqrt(1 - s.alphaBars[t0]), G: 0, S: 0, clip: false },
     steps,
     toModel,
     toUnit,

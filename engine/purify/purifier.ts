@@ -17,6 +17,11 @@ export interface PurifyOptions {
   method: Method;
   /** Diffusion depth: the input is noised with ᾱ[t* − 1] and t* reverse steps follow (DiffPure's convention). */
   tStar: number;
+  /**
+   * Start from x ~ N(0, I) instead of the diffused input, which then only gives the shape:
+   * unconditional sampling (Ho et al. 2020, Algorithm 2) with t* = T.
+   */
+  fromNoise?: boolean;
   /** Reverse steps; fewer than t* runs a DDIM (η) chain over an evenly spaced subset. */
   steps?: number;
   eta?: number;

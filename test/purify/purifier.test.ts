@@ -56,6 +56,18 @@ test('each method is deterministic per seed; seeds differ; agdm with s = 0 equal
   assert.ok(agdm.some((v, i) => v !== diffpure[i]), 'guidance changes the result');
 });
 
+test('fromNoise (the sampler\'s chain) starts from x ~ N(0, I): the input gives only the shape', async () => {
+  const s = await setup();
+  if (!s) return;
+  const { engine, denoiser, x } = s;
+  const run = (input: Tensor, fromNoise: boolean) => engine.scopeAsync(async () => (await purify(denoiser, input, { method: 'diffpure', tStar: 8, seed: 4, fromNoise })).read());
+  const fromImages = await run(x, true);
+  const fromZeros = await engine.scopeAsync(() => run(ops.zeros(engine, x.shape), true));
+  assert.equal(Array.from(fromImages), Array.from(fromZeros), 'the input leaked into a chain from pure noise');
+  const purified = await run(x, false);
+  assert.ok(purified.some((v, i) => v !== fromImages[i]), 'fromNoise is ignored: the chain started from the diffused input');
+});
+
 test('a split batch purifies each image exactly as the whole batch does', async () => {
   const s = await setup();
   if (!s) return;
