@@ -2,6 +2,7 @@
 // several runs, e.g. one per defence or per norm, render into one report). Every accuracy in both
 // is a function of the per-image flags the JSON keeps (engine/eval/flags.ts), so shards joined by
 // `purify eval merge` give the report an unsharded run gives.
+import type { AttackName } from '../../engine/attacks/index.ts';
 import { SMOOTH_BETA } from '../../engine/attacks/target.ts';
 import type { AttackResult } from '../../engine/eval/evaluate.ts';
 import { robustFlags, worstCaseFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
@@ -98,8 +99,8 @@ function cell(s: Summary, n: number): string {
   return `${percent(s.mean)}${s.perSeed.length > 1 ? ` ± ${percent(s.std)}` : ''} % [${percent(ci.low)}, ${percent(ci.high)}]`;
 }
 
-/** Column headings: the attack and, for adaptive ones, its gradient. */
-const HEADINGS: Record<string, string> = {
+/** Column headings: the attack and, for adaptive ones, its gradient (one for every attack). */
+const HEADINGS: Record<AttackName, string> = {
   'fgsm': 'FGSM (full grad.)',
   'pgd': 'PGD (full grad.)',
   'pgd-eot': 'PGD-EOT (full grad.)',
@@ -108,6 +109,7 @@ const HEADINGS: Record<string, string> = {
   'apgd-dlr': 'APGD-DLR (full grad., rand)',
   'apgd-hijack': 'APGD ŷ-hijack (full grad., rand)',
   'apgd-hijack-t': 'APGD ŷ-hijack, targeted (full grad., rand)',
+  'apgd-smooth': 'APGD-CE, smooth BPDA (rand)',
   'apgd-known': 'APGD-CE, known noise (full grad.)',
   'square': 'Square (black box)',
 };
@@ -164,7 +166,7 @@ function pairedSection(defenses: DefenseReport[], attackNames: string[]): string
         continue;
       }
       const tests = a.map((flags, s) => pairedMcnemar(flags, b[s]));
-      lines.push(`| ${other.defense} | ${HEADINGS[column] ?? column} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
+      lines.push(`| ${other.defense} | ${HEADINGS[column as AttackName] ?? column} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
     }
   }
   return [...lines, ''];
@@ -202,7 +204,7 @@ function threatSection(runs: EvalReport[]): string {
   const attackNames = [...new Set(defenses.flatMap((d) => d.attacks.map((a) => a.attack)))];
   const lines: string[] = [];
   lines.push(`## ${norm === 'linf' ? 'L∞' : 'L2'}, ε = ${eps}`, '');
-  lines.push(`| defence | purification (scored) | clean | ${attackNames.map((a) => HEADINGS[a] ?? a).join(' | ')} | worst case |`);
+  lines.push(`| defence | purification (scored) | clean | ${attackNames.map((a) => HEADINGS[a as AttackName] ?? a).join(' | ')} | worst case |`);
   lines.push(`|---|---|---|${attackNames.map(() => '---|').join('')}---|`);
   for (const d of defenses) {
     const cells = attackNames.map((name) => {
