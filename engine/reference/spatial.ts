@@ -118,6 +118,11 @@ function pool(x: Nd, reduce: (values: number[]) => number): Nd {
 
 export const avgPool2x2 = (x: Nd) => pool(x, (v) => (v[0] + v[1] + v[2] + v[3]) / 4);
 export const maxPool2x2 = (x: Nd) => pool(x, (v) => Math.max(...v));
+/** Each window's (1/β)·log Σ exp(β·x), shifted by its maximum (small-cnn.ts smoothMaxPool2x2). */
+export const logSumExpPool2x2 = (x: Nd, beta: number) => pool(x, (v) => {
+  const m = Math.max(...v);
+  return m + Math.log(v.reduce((s, e) => s + Math.exp(beta * (e - m)), 0)) / beta;
+});
 
 export function avgPool2x2Backward(xShape: number[], g: Nd): Nd {
   const gx = nd(xShape);

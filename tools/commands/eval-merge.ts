@@ -7,21 +7,42 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { joinFlags, summarizeFlags } from '../../engine/eval/flags.ts';
+import { joinFlags, summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
 import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
+
+/**
+ * What every file of one evaluation shares: data, seeds, threat and weights — the weights by name
+ * and hash, not path, as they are the same wherever a machine keeps them.
+ */
+function setting(r: EvalReport) {
+  const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
+  return { dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat };
+}
 
 /** What makes two files shards of one run: everything but the shard, timing, machine and command. */
 function runIdentity(r: EvalReport): string {
   const defenses = r.defenses.map((d) => ({ defense: d.defense, purification: d.purification, surrogate: d.surrogate, attacks: d.attacks.map((a) => ({ ...a, robust: undefined, secondsPerImage: undefined })) }));
-  // The weights are the same wherever a shard's machine keeps them: name and hash, not the path.
-  const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
-  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat, defenses });
+  return JSON.stringify({ ...setting(r), defenses });
 }
 
 /** What makes one defence's rows in two runs one row: everything but the attacks. */
 function defenseIdentity(r: EvalReport, d: DefenseReport): string {
-  const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
-  return JSON.stringify({ dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat, images: [d.flags.first, d.flags.n], defense: d.defense, purification: d.purification, surrogate: d.surrogate });
+  return JSON.stringify({ ...setting(r), images: [d.flags.first, d.flags.n], defense: d.defense, purification: d.purification, surrogate: d.surrogate });
+}
+
+type Unsummarized = Omit<DefenseReport, 'clean' | 'worstCase' | 'surrogateAccuracy' | 'flags'>;
+
+/** A defence's report for these per-image flags: every accuracy recomputed from them. */
+function summarized(d: Unsummarized, flags: PerImageFlags): DefenseReport {
+  const s = summarizeFlags(flags);
+  return {
+    ...d,
+    clean: s.clean,
+    worstCase: s.worstCase,
+    attacks: d.attacks.map((a) => ({ ...a, robust: s.robust[a.attack] })),
+    ...(s.surrogate && { surrogateAccuracy: s.surrogate }),
+    flags,
+  };
 }
 
 /** One defence's results from two runs with different attacks, as one run of all the attacks. */
@@ -33,19 +54,16 @@ function joinAttacks(a: DefenseReport, b: DefenseReport): DefenseReport {
   }
   const surrogate = a.flags.surrogate || b.flags.surrogate ? { ...a.flags.surrogate, ...b.flags.surrogate } : undefined;
   const flags = { ...a.flags, attacks: { ...a.flags.attacks, ...b.flags.attacks }, ...(surrogate && { surrogate }) };
-  const s = summarizeFlags(flags);
   const gradientGap = a.gradientGap ?? b.gradientGap;
-  return {
-    ...a,
-    clean: s.clean,
-    worstCase: s.worstCase,
-    attacks: [...a.attacks, ...b.attacks].map((x) => ({ ...x, robust: s.robust[x.attack] })),
-    ...(s.surrogate && { surrogateAccuracy: s.surrogate }),
+  return summarized({
+    defense: a.defense,
+    purification: a.purification,
+    surrogate: a.surrogate,
+    attacks: [...a.attacks, ...b.attacks],
     ...(gradientGap && { gradientGap }),
-    flags,
     sanity: [...a.sanity, ...b.sanity],
     seconds: a.seconds + b.seconds,
-  };
+  }, flags);
 }
 
 /**
@@ -78,25 +96,20 @@ export function joinAttackRuns(runs: EvalReport[]): EvalReport[] {
 function joinDefense(parts: DefenseReport[], n: number, first = 0): DefenseReport {
   const flags = joinFlags(parts.map((d) => d.flags));
   if (flags.first !== first || flags.n !== n) throw new RangeError(`${parts[0].defense}: the shards cover images ${flags.first}–${flags.first + flags.n - 1}, not ${first}–${first + n - 1}`);
-  const s = summarizeFlags(flags);
   const [head] = parts;
   // Attack time per image: each shard's total over all images.
   const secondsPerImage = (i: number) => parts.reduce((t, d) => t + d.attacks[i].secondsPerImage * d.flags.n, 0) / n;
   const firstPart = parts.find((d) => d.flags.first === first)!;
-  return {
+  return summarized({
     defense: head.defense,
     purification: head.purification,
     surrogate: head.surrogate,
-    clean: s.clean,
-    worstCase: s.worstCase,
-    attacks: head.attacks.map((a, i) => ({ ...a, robust: s.robust[a.attack], secondsPerImage: secondsPerImage(i) })),
-    ...(s.surrogate && { surrogateAccuracy: s.surrogate }),
+    attacks: head.attacks.map((a, i) => ({ ...a, secondsPerImage: secondsPerImage(i) })),
     // The sanity checks and the gradient gap run on the first images: shard 0 has them.
     ...(firstPart.gradientGap && { gradientGap: firstPart.gradientGap }),
-    flags,
     sanity: firstPart.sanity,
     seconds: parts.reduce((t, d) => t + d.seconds, 0),
-  };
+  }, flags);
 }
 
 /**

@@ -113,6 +113,7 @@ const HEADINGS: Record<AttackName, string> = {
   'apgd-known': 'APGD-CE, known noise (full grad.)',
   'square': 'Square (black box)',
 };
+const heading = (column: string) => HEADINGS[column as AttackName] ?? column;
 
 const ESTIMATORS: Record<string, string> = {
   full: 'full gradient through the purifier',
@@ -166,7 +167,7 @@ function pairedSection(defenses: DefenseReport[], attackNames: string[]): string
         continue;
       }
       const tests = a.map((flags, s) => pairedMcnemar(flags, b[s]));
-      lines.push(`| ${other.defense} | ${HEADINGS[column as AttackName] ?? column} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
+      lines.push(`| ${other.defense} | ${heading(column)} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
     }
   }
   return [...lines, ''];
@@ -204,7 +205,7 @@ function threatSection(runs: EvalReport[]): string {
   const attackNames = [...new Set(defenses.flatMap((d) => d.attacks.map((a) => a.attack)))];
   const lines: string[] = [];
   lines.push(`## ${norm === 'linf' ? 'L∞' : 'L2'}, ε = ${eps}`, '');
-  lines.push(`| defence | purification (scored) | clean | ${attackNames.map((a) => HEADINGS[a as AttackName] ?? a).join(' | ')} | worst case |`);
+  lines.push(`| defence | purification (scored) | clean | ${attackNames.map(heading).join(' | ')} | worst case |`);
   lines.push(`|---|---|---|${attackNames.map(() => '---|').join('')}---|`);
   for (const d of defenses) {
     const cells = attackNames.map((name) => {
