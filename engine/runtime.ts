@@ -283,10 +283,14 @@ export class Engine {
     return durations && durations.reduce((a, d) => a + d.ms, 0);
   }
 
-  /** GPU time per op label, one timestamped pass per dispatch (so without batching effects). */
-  async profileOps(fn: () => void): Promise<Map<string, { count: number; ms: number }> | null> {
+  /**
+   * GPU time per op label, one timestamped pass per dispatch (so without batching effects);
+   * `dispatches`, if given, receives every dispatch's label and time in the order they ran.
+   */
+  async profileOps(fn: () => void, dispatches?: { label: string; ms: number }[]): Promise<Map<string, { count: number; ms: number }> | null> {
     const durations = await this.timestamps(fn, true);
     if (!durations) return null;
+    dispatches?.push(...durations);
     const byOp = new Map<string, { count: number; ms: number }>();
     for (const d of durations) {
       const e = byOp.get(d.label) ?? { count: 0, ms: 0 };

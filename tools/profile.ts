@@ -1,20 +1,49 @@
-// Kernel profile of one denoiser step: GPU time per op from per-dispatch timestamp queries.
-// Usage: node --import tsx tools/profile.ts [batch]
-import { Engine, precompileAll } from '../engine/index.ts';
-import { loadDenoiser } from '../engine/models/catalog.ts';
+// Kernel profile of one model step: GPU time per op from per-dispatch timestamp queries.
+// Usage: node --import tsx tools/profile.ts [batch] [--grad] [--guide] [--dispatches]
+//   --grad        forward + input gradient (what the attacks and AGDM's guidance pay per step)
+//   --guide       the guidance classifier c_φ (forward + input gradient: every attack and TRADES step)
+//                 instead of the Franfee denoiser
+//   --dispatches  also list the slowest single dispatches in the order they ran
+import { parseArgs } from 'node:util';
+import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
+import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
+import { sum } from '../engine/ops/index.ts';
 import { randomTensor } from './bench/cases.ts';
 
-const batch = Number(process.argv[2] ?? 10);
+const { values, positionals } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: { grad: { type: 'boolean', default: false }, guide: { type: 'boolean', default: false }, dispatches: { type: 'boolean', default: false } },
+});
+const batch = Number(positionals[0] ?? 10);
 const engine = await Engine.create();
 await precompileAll(engine);
-const model = await loadDenoiser(engine);
-const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
-engine.scope(() => void model.predictEps(x, new Array(batch).fill(50)));
+let name: string;
+let step: () => void;
+if (values.guide) {
+  const model = await loadClassifier(engine, 'mnist-guidance');
+  const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
+  name = `${model.name} forward + input gradient`;
+  step = () => void valueAndGrad(engine, () => sum(model.logits(x)), [x]);
+} else {
+  const model = await loadDenoiser(engine);
+  const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
+  const t = new Array(batch).fill(50);
+  name = `${model.name} step${values.grad ? ' + input gradient' : ''}`;
+  step = values.grad ? () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]) : () => void model.predictEps(x, t);
+}
+engine.scope(step);
 await engine.sync();
-const profile = await engine.profileOps(() => engine.scope(() => void model.predictEps(x, new Array(batch).fill(50))));
+const dispatches: { label: string; ms: number }[] = [];
+const profile = await engine.profileOps(() => engine.scope(step), dispatches);
 if (!profile) throw new Error('this adapter has no timestamp queries');
 const rows = [...profile].sort((a, b) => b[1].ms - a[1].ms);
 const total = rows.reduce((a, [, v]) => a + v.ms, 0);
-console.log(`${engine.gpu.adapterName}: ${model.name} step, batch ${batch}: ${total.toFixed(1)} ms GPU in ${rows.reduce((a, [, v]) => a + v.count, 0)} dispatches`);
+console.log(`${engine.gpu.adapterName}: ${name}, batch ${batch}: ${total.toFixed(1)} ms GPU in ${rows.reduce((a, [, v]) => a + v.count, 0)} dispatches`);
 for (const [op, v] of rows) console.log(`  ${op.padEnd(28)} ${String(v.count).padStart(4)}×  ${v.ms.toFixed(2).padStart(8)} ms  ${((100 * v.ms) / total).toFixed(1).padStart(5)} %`);
+if (values.dispatches) {
+  const slowest = new Set([...dispatches].sort((a, b) => b.ms - a.ms).slice(0, 15));
+  console.log('slowest dispatches, in order:');
+  dispatches.forEach((d, i) => slowest.has(d) && console.log(`  #${String(i).padStart(3)} ${d.label.padEnd(28)} ${d.ms.toFixed(2).padStart(8)} ms`));
+}
 process.exit(0);

@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
-import { writeSafetensors } from '../../engine/io/safetensors.ts';
+import { readWeights } from '../../engine/io/load.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readSafetensorsMetadata, writeSafetensors } from '../../engine/io/safetensors.ts';
 import { accuracy, predictAll } from '../../engine/eval/predict.ts';
 import { pgdAccuracy } from '../../engine/eval/robustness.ts';
 import { MNIST_CLASSIFIER, MNIST_GUIDANCE, cnnClassifier, cnnSpecs, type CnnConfig } from '../../engine/models/small-cnn.ts';
@@ -49,7 +51,10 @@ export async function run(argv: string[]): Promise<void> {
   if (kind === 'ddpm') return trainDdpm(values);
   if (kind !== 'classifier' && kind !== 'guidance') throw new Error('usage: purify train classifier|guidance|ddpm [options]');
   const guidance = kind === 'guidance';
-  const baseCfg = guidance ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
+  const initBytes = values.init ? new Uint8Array(readFileSync(values.init)) : null;
+  // A fine-tuned network keeps the architecture its --init file records, unless flags say otherwise.
+  const initArch = initBytes ? readSafetensorsMetadata(initBytes, values.init).architecture : undefined;
+  const baseCfg: CnnConfig = initArch ? JSON.parse(initArch) : guidance ? MNIST_GUIDANCE : MNIST_CLASSIFIER;
   const modelCfg: CnnConfig = {
     ...baseCfg,
     channels: values.channels ? values.channels.split(',').map(Number) : baseCfg.channels,
@@ -85,7 +90,11 @@ export async function run(argv: string[]): Promise<void> {
   if (!(Number.isInteger(cfg.holdout) && cfg.holdout! >= 0 && cfg.holdout! < train.n)) throw new Error(`--holdout must be an integer in [0, ${train.n})`);
   // The held-out images are the last of the training split: never trained on, never a test image.
   cfg.limit = Math.min(cfg.limit ?? train.n, train.n - cfg.holdout!);
-  const model = cnnClassifier(Params.init(engine, cnnSpecs(modelCfg), cfg.seed), modelCfg, name);
+  // --init fine-tunes: the run starts from those weights (names and shapes must match exactly) instead of a fresh draw.
+  const specs = cnnSpecs(modelCfg);
+  const params = initBytes ? Params.load(engine, specs, await readWeights(initBytes, values.init), values.init) : Params.init(engine, specs, cfg.seed);
+  const init = initBytes ? `${values.init} (sha256 ${createHash('sha256').update(initBytes).digest('hex')})` : undefined;
+  const model = cnnClassifier(params, modelCfg, name);
   const trainer = new Trainer(engine, model, cfg);
   const checkpoint = `${out}.ckpt`;
   if (values.resume && (await trainer.resume(checkpoint))) console.error(`resumed from ${checkpoint} at epoch ${trainer.state.epoch}`);
@@ -120,15 +129,15 @@ export async function run(argv: string[]): Promise<void> {
     console.error(`PGD-${steps} (L∞ ε=0.3, α=0.01, random start) accuracy on ${evalN} test images: ${(100 * robust).toFixed(1)} %`);
   }
   const weights = await model.params.toTensorMap();
-  const meta = { model: name, architecture: JSON.stringify(modelCfg), training: JSON.stringify(cfg), trained_seconds: seconds.toFixed(0), metrics: JSON.stringify(metrics), epoch_accuracies: JSON.stringify(epochAccuracies), adapter: engine.gpu.adapterName };
+  const meta = { ...(init ? { init } : {}), model: name, architecture: JSON.stringify(modelCfg), training: JSON.stringify(cfg), trained_seconds: seconds.toFixed(0), metrics: JSON.stringify(metrics), epoch_accuracies: JSON.stringify(epochAccuracies), adapter: engine.gpu.adapterName };
   writeFileSync(out, writeSafetensors(weights, meta));
   const resumed = trainer.resumedAtEpoch > 0 || values.resume ? ' (over several sittings; training steps only)' : ' (training steps only)';
-  writeFileSync(out.replace(/\.safetensors$/, '.md'), modelCard(name, modelCfg, cfg, { seconds, resumed, metrics, epochAccuracies, adapter: engine.gpu.adapterName, testN: test.n, evalN }));
+  writeFileSync(out.replace(/\.safetensors$/, '.md'), modelCard(name, modelCfg, cfg, { init, seconds, resumed, metrics, epochAccuracies, adapter: engine.gpu.adapterName, testN: test.n, evalN }));
   console.log(`wrote ${out} and its model card (${formatTime(seconds)} of training)`);
   engine.destroy();
 }
 
-interface CardFacts { seconds: number; resumed: string; metrics: Record<string, number>; epochAccuracies: number[]; adapter: string; testN: number; evalN: number }
+interface CardFacts { init?: string; seconds: number; resumed: string; metrics: Record<string, number>; epochAccuracies: number[]; adapter: string; testN: number; evalN: number }
 
 function modelCard(name: string, arch: object, cfg: TrainConfig, f: CardFacts): string {
   const pct = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)} %`);
@@ -141,7 +150,7 @@ Trained by purify-gpu's own engine (\`purify train ${cfg.trades ? 'guidance' : '
 (60,000 images${cfg.limit ? `, first ${cfg.limit} used` : ''}). License: MIT, like the project.
 
 - Architecture (engine/models/small-cnn.ts): \`${JSON.stringify(arch)}\`
-- Training: \`${JSON.stringify(cfg)}\`
+- Training: \`${JSON.stringify(cfg)}\`${f.init ? `\n- Started from the weights in ${f.init}, not a fresh draw (\`--init\`).` : ''}
 - ${training}
 - Clean test accuracy after each epoch: ${f.epochAccuracies.map((a) => (100 * a).toFixed(2)).join(', ')} %.
 - Time: ${formatTime(f.seconds)}${f.resumed} on ${f.adapter} (${cpus().length} CPU cores)

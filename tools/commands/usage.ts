@@ -91,7 +91,7 @@ ${DEVICE}`,
     details: DEVICE,
   },
   train: {
-    summary: 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume] [--checkpoint-every U]; classifier|guidance: [--shift PX] [--channels 16,32] [--hidden H] [--holdout N] [--curve-every U] [--curve-n N] [--trades-beta B] [--eps E] [--pgd-steps K] [--step-size A]; ddpm: [--init franfee-mnist|none] [--eval-n N]',
+    summary: 'train classifier|guidance|ddpm [--data mnist|fashion-mnist] [--epochs N] [--limit N] [--batch B] [--lr L] [--optimizer adam|adamw|sgd] [--weight-decay W] [--out FILE] [--resume] [--checkpoint-every U]; classifier|guidance: [--init FILE] [--shift PX] [--channels 16,32] [--hidden H] [--holdout N] [--curve-every U] [--curve-n N] [--trades-beta B] [--eps E] [--pgd-steps K] [--step-size A]; ddpm: [--init franfee-mnist|none] [--eval-n N]',
     details: DEVICE,
   },
 };

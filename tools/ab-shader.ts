@@ -1,0 +1,71 @@
+// Before/after for a shader edit, side by side in one process: each round builds one Engine on the
+// old text of shaders/NAME.wgsl (from a git revision) and one on the working tree's, alternating,
+// and times the Franfee MNIST step (forward, and forward + input gradient) and its per-op GPU ms.
+// Alternating rounds in one process keeps load and thermal drift out of the comparison; the outputs
+// of both versions are compared too, so a speedup that changes the numbers shows.
+// Usage: node --import tsx tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3]
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
+import { sum } from '../engine/ops/index.ts';
+import { loadDenoiser } from '../engine/models/catalog.ts';
+import { registerShaderSources } from '../engine/shader-source.ts';
+import { randomTensor } from './bench/cases.ts';
+
+const { values, positionals } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: { rev: { type: 'string', default: 'HEAD' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
+});
+const name = positionals[0];
+if (!name) throw new Error('usage: tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3]');
+const versions = [
+  { label: `${values.rev}`, text: execFileSync('git', ['show', `${values.rev}:shaders/${name}.wgsl`], { encoding: 'utf8' }) },
+  { label: 'working tree', text: readFileSync(new URL(`../shaders/${name}.wgsl`, import.meta.url), 'utf8') },
+];
+const batch = Number(values.batch);
+
+async function timeOnce(engine: Engine, run: () => void): Promise<number> {
+  await engine.sync();
+  const t0 = performance.now();
+  engine.scope(run);
+  await engine.sync();
+  return performance.now() - t0;
+}
+
+const results = versions.map(() => ({ step: [] as number[], grad: [] as number[], ops: new Map<string, number>(), out: null as Float32Array | null }));
+console.log(`shader ${name}: ${versions[0].label} vs working tree, Franfee step batch ${batch}, load average ${loadavg()[0].toFixed(2)}`);
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const [i, version] of versions.entries()) {
+    registerShaderSources({ [name]: version.text });
+    const engine = await Engine.create();
+    await precompileAll(engine);
+    const model = await loadDenoiser(engine);
+    const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
+    const t = new Array(batch).fill(50);
+    const step = () => void model.predictEps(x, t);
+    const grad = () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]);
+    await timeOnce(engine, step);
+    await timeOnce(engine, grad);
+    const r = results[i];
+    r.step.push(await timeOnce(engine, step));
+    r.grad.push(await timeOnce(engine, grad));
+    const profile = await engine.profileOps(() => engine.scope(step));
+    for (const [op, v] of profile ?? []) r.ops.set(op, (r.ops.get(op) ?? 0) + v.ms / Number(values.rounds));
+    r.out ??= await engine.scope(() => model.predictEps(x, t)).read();
+    engine.destroy();
+  }
+}
+const range = (v: number[]) => `${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)}`;
+console.log(`| version | step ms | step + input gradient ms |\n|---|---|---|`);
+versions.forEach((v, i) => console.log(`| ${v.label} | ${range(results[i].step)} | ${range(results[i].grad)} |`));
+const ops = [...new Set(results.flatMap((r) => [...r.ops.keys()]))].sort((a, b) => (results[0].ops.get(b) ?? 0) - (results[0].ops.get(a) ?? 0));
+console.log(`\n| op (GPU ms, mean) | ${versions.map((v) => v.label).join(' | ')} |\n|---|---|---|`);
+for (const op of ops) console.log(`| ${op} | ${results.map((r) => (r.ops.get(op) ?? 0).toFixed(1)).join(' | ')} |`);
+const [a, b] = results.map((r) => r.out!);
+let maxAbs = 0;
+for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+console.log(`\noutputs: max abs difference ${maxAbs.toExponential(2)} over ${a.length} values`);
+process.exit(0);
