@@ -78,3 +78,15 @@ export function joinFlags(parts: PerImageFlags[]): PerImageFlags {
   const surrogate = joinRecord((f) => f.surrogate);
   return { first: head.first, n: next - head.first, clean: concat((f) => f.clean), attacks: joinRecord((f) => f.attacks) ?? {}, ...(surrogate && { surrogate }) };
 }
+
+/**
+ * The flags of images first … last (global indices, inclusive) only: how a report leaves out images
+ * it must not count (the ones a default was tuned on, say). Refuses a range the flags do not cover.
+ */
+export function sliceFlags(f: PerImageFlags, first: number, last: number): PerImageFlags {
+  if (!(Number.isInteger(first) && Number.isInteger(last) && first <= last)) throw new RangeError(`sliceFlags: ${first}–${last} is not a range of image indices`);
+  if (first < f.first || last >= f.first + f.n) throw new RangeError(`images ${first}–${last} are not all measured: the flags cover images ${f.first}–${f.first + f.n - 1}`);
+  const cut = (rows: boolean[][]) => rows.map((seed) => seed.slice(first - f.first, last + 1 - f.first));
+  const cutRecord = (r: Record<string, boolean[][]>) => Object.fromEntries(Object.entries(r).map(([name, rows]) => [name, cut(rows)]));
+  return { first, n: last - first + 1, clean: cut(f.clean), attacks: cutRecord(f.attacks), ...(f.surrogate && { surrogate: cutRecord(f.surrogate) }) };
+}

@@ -106,4 +106,18 @@ test('merge --partial reports an unfinished run over its finished shards and say
   assert.match(readFileSync(join(dir, 'partial.md'), 'utf8'), /mnist test images 3–5 of a run over the first 6 \(unfinished/);
 });
 
+test('merge --images reports a subset of the images: every number from those images alone', () => {
+  purify('eval', 'merge', join(dir, 'shard-0.json'), join(dir, 'shard-1.json'), '--images', '3-5', '--json', join(dir, 'subset.json'), '--md', join(dir, 'subset.md'));
+  const defenses = (json: string) => (measured(json) as { defenses: unknown[] }).defenses;
+  // Images 3–5 are shard 1's: restricting the whole run to them must give shard 1's numbers exactly.
+  assert.equal(defenses(join(dir, 'subset.json')), defenses(join(dir, 'shard-1.json')));
+  assert.not.equal(defenses(join(dir, 'merged.json')), defenses(join(dir, 'shard-1.json')), 'the whole run differs from the subset');
+  assert.match(readFileSync(join(dir, 'subset.md'), 'utf8'), /mnist test images 3–5 only, of a run over the first 6/);
+  for (const [range, message] of [['3-9', /images 3–9 are not all measured: the flags cover images 0–5/], ['5-3', /--images must be FIRST-LAST/]] as const) {
+    const r = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'merged.json'), '--images', range], { encoding: 'utf8' });
+    assert.is(r.status, 1);
+    assert.match(r.stderr, message);
+  }
+});
+
 test.run();

@@ -4,10 +4,11 @@
 // threat, defences and attacks — and cover every image exactly once; anything else is refused.
 // A defence attacked in several runs (a later run adding an attack) on the same images, seeds,
 // weights and chains becomes one row: its attacks side by side, the worst case over all of them.
+// --images FIRST-LAST reports a subset of the images (e.g. leaving out those a default was tuned on).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { joinFlags, summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
+import { joinFlags, sliceFlags, summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
 import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
 
 /**
@@ -170,6 +171,24 @@ export function mergeReports(reports: EvalReport[], partial = false): EvalReport
   return joinAttackRuns([...groups.values()].map((g) => joinShards(g, partial)));
 }
 
+/**
+ * Every run restricted to images first … last: each defence's accuracies, intervals and paired tests
+ * recomputed from those images' flags alone. The sanity checks and the gradient gap stay as measured
+ * (on the run's first images); the report names the subset.
+ */
+export function restrictImages(runs: EvalReport[], first: number, last: number): EvalReport[] {
+  return runs.map((r) => {
+    const report = { ...r, subset: { start: first, end: last + 1 }, defenses: r.defenses.map((d) => summarized(d, sliceFlags(d.flags, first, last))) };
+    return { ...report, rows: reportRows(report) };
+  });
+}
+
+function parseImageRange(text: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  if (!m || Number(m[1]) > Number(m[2])) throw new Error(`--images must be FIRST-LAST (test image indices, inclusive), e.g. 32-127; got "${text}"`);
+  return [Number(m[1]), Number(m[2])];
+}
+
 function write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
@@ -185,10 +204,13 @@ export async function run(argv: string[]): Promise<void> {
       title: { type: 'string', default: 'MNIST robustness under adaptive attacks' },
       notes: { type: 'string' },
       partial: { type: 'boolean', default: false },
+      images: { type: 'string' },
     },
   });
-  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md] [--partial]');
-  const runs = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial);
+  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md] [--partial] [--images FIRST-LAST]');
+  const range = values.images ? parseImageRange(values.images) : null;
+  const merged = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial);
+  const runs = range ? restrictImages(merged, ...range) : merged;
   if (values.json) write(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
   const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
   if (values.md) write(values.md, md + '\n');

@@ -57,6 +57,8 @@ export interface EvalReport {
   n: number;
   /** Which part of the n images this file holds; absent for a whole run or a merged one. */
   shard?: Shard & { start: number; end: number };
+  /** Set by `eval merge --images`: every number is over test images start … end − 1 only. */
+  subset?: { start: number; end: number };
   seeds: number[];
   models: { classifier: ModelRecord; denoiser: ModelRecord | null; guidance: ModelRecord | null };
   threat: { norm: string; eps: number };
@@ -230,7 +232,9 @@ function threatSection(runs: EvalReport[]): string {
   if (defenses.every((d) => !d.sanity.length)) lines.push('| - | (not run: --sanity-n 0) | | |');
   lines.push('', '### Runs', '');
   for (const r of runs) {
-    const images = r.shard && r.shard.end - r.shard.start < r.n ? `${r.dataset} test images ${r.shard.start}–${r.shard.end - 1} of a run over the first ${r.n} (unfinished: the other shards are not in this report)` : `first ${r.n} ${r.dataset} test images`;
+    const images = r.subset
+      ? `${r.dataset} test images ${r.subset.start}–${r.subset.end - 1} only, of a run over the first ${r.n} (eval merge --images: the others are left out of every number)`
+      : r.shard && r.shard.end - r.shard.start < r.n ? `${r.dataset} test images ${r.shard.start}–${r.shard.end - 1} of a run over the first ${r.n} (unfinished: the other shards are not in this report)` : `first ${r.n} ${r.dataset} test images`;
     lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: ${images}, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
     lines.push('', '  ```', ...r.commands.map((c) => `  ${c}`), '  ```', '');
   }

@@ -67,7 +67,7 @@ ${DEVICE}`,
   sample: { summary: 'sample [--n 16] [--seed N] [--out FILE.png]: unconditional DDPM samples from pure noise (all T steps)', details: DEVICE },
   'serve-demo': { summary: 'serve-demo [--port P]: serve the WebGPU browser demo on 127.0.0.1' },
   eval: {
-    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md]',
+    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md] [--partial] [--images FIRST-LAST]',
     details: `evaluation options:
   --steps K --eot K --step-size A   the attack's iterations, EOT samples per gradient, PGD step (default 2.5ε/K)
   --n N --seeds S --seed N          the first N test images; S scoring seeds from N (default 1 from 0)
