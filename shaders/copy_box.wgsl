@@ -6,8 +6,9 @@
 // Reading outside the source as zero makes one kernel do zero padding (negative offsets),
 // cropping and channel slicing (positive offsets), ::2 subsampling (step 2), channel concat (a
 // dstBase at the channel offset) and all their gradients.
-// Layout: both tensors contiguous, viewed as rank 4. Dispatch: one invocation per box element,
-// ${WG} per workgroup, folded into y past maxComputeWorkgroupsPerDimension.
+// Layout: both tensors contiguous, viewed as rank 4. Dispatch: each invocation copies a run of
+// ${RUN} consecutive box elements (engine/ops/tuning.ts flatRun), ${WG} per workgroup, folded into y
+// past maxComputeWorkgroupsPerDimension.
 
 struct Params {
   size: u32, groupsX: u32, e1: u32, e2: u32,
@@ -25,17 +26,33 @@ struct Params {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.groupsX * ${WG}u;
-  if (i >= p.size) { return; }
-  let box = vec4<u32>(i / (p.e3 * p.e2 * p.e1), (i / (p.e3 * p.e2)) % p.e1, (i / p.e3) % p.e2, i % p.e3);
-  let s = vec4<i32>(p.srcOffset0, p.srcOffset1, p.srcOffset2, p.srcOffset3)
-        + vec4<i32>(box * vec4<u32>(p.srcStep0, p.srcStep1, p.srcStep2, p.srcStep3));
-  let at = p.dstBase + dot(box, vec4<u32>(p.dstStride0, p.dstStride1, p.dstStride2, p.dstStride3));
-  // Negative coordinates wrap to huge u32 values, so one unsigned compare checks both bounds.
-  let inside = vec4<u32>(s) < vec4<u32>(p.srcExtent0, p.srcExtent1, p.srcExtent2, p.srcExtent3);
-  if (all(inside)) {
-    dst[at] = src[dot(vec4<u32>(s), vec4<u32>(p.srcStride0, p.srcStride1, p.srcStride2, p.srcStride3))];
-  } else {
-    dst[at] = 0.0;
+  let first = (gid.x + gid.y * p.groupsX * ${WG}u) * ${RUN}u;
+  let last = min(first + ${RUN}u, p.size);
+  // The run's first coordinate is split once; later elements carry it forward (no divisions per element).
+  var box = vec4<u32>(first / (p.e3 * p.e2 * p.e1), (first / (p.e3 * p.e2)) % p.e1, (first / p.e3) % p.e2, first % p.e3);
+  for (var i = first; i < last; i++) {
+    let s = vec4<i32>(p.srcOffset0, p.srcOffset1, p.srcOffset2, p.srcOffset3)
+          + vec4<i32>(box * vec4<u32>(p.srcStep0, p.srcStep1, p.srcStep2, p.srcStep3));
+    let at = p.dstBase + dot(box, vec4<u32>(p.dstStride0, p.dstStride1, p.dstStride2, p.dstStride3));
+    // Negative coordinates wrap to huge u32 values, so one unsigned compare checks both bounds.
+    let inside = vec4<u32>(s) < vec4<u32>(p.srcExtent0, p.srcExtent1, p.srcExtent2, p.srcExtent3);
+    if (all(inside)) {
+      dst[at] = src[dot(vec4<u32>(s), vec4<u32>(p.srcStride0, p.srcStride1, p.srcStride2, p.srcStride3))];
+    } else {
+      dst[at] = 0.0;
+    }
+    box.w++;
+    if (box.w == p.e3) {
+      box.w = 0u;
+      box.z++;
+      if (box.z == p.e2) {
+        box.z = 0u;
+        box.y++;
+        if (box.y == p.e1) {
+          box.y = 0u;
+          box.x++;
+        }
+      }
+    }
   }
 }

@@ -2,7 +2,9 @@
 // old text of shaders/NAME.wgsl (from a git revision) and one on the working tree's, alternating,
 // and times the Franfee MNIST step (forward, and forward + input gradient) and its per-op GPU ms.
 // Alternating rounds in one process keeps load and thermal drift out of the comparison; the outputs
-// of both versions are compared too, so a speedup that changes the numbers shows.
+// of both versions are compared too, so a speedup that changes the numbers shows. Only for edits
+// confined to the .wgsl file: both versions run under the working tree's descriptors (an edit that
+// changes the dispatch as well needs two checkouts; the output comparison shows the mismatch).
 // Usage: node --import tsx tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -6,11 +6,12 @@
 import { record } from '../autograd.ts';
 import { Uniforms, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
+import type { Tuning } from './tuning.ts';
 import { FLAT_WG, contiguousStrides, empty, flatGrid, zeros } from './common.ts';
 
 type Vec4 = [number, number, number, number];
 
-export const copyBoxKernel: KernelSpec = { op: 'copy_box', shader: 'copy_box', defines: { WG: FLAT_WG } };
+const copyBoxKernel = (tuning: Tuning): KernelSpec => ({ op: 'copy_box', shader: 'copy_box', defines: { WG: FLAT_WG, RUN: tuning.flatRun } });
 
 interface BoxCopy {
   extent: Vec4;
@@ -27,12 +28,12 @@ function copyBox(src: Tensor, srcShape: Vec4, dst: Tensor, dstShape: Vec4, box: 
   const size = extent.reduce((a, b) => a * b, 1);
   const dstStrides = contiguousStrides(dstShape);
   const dstBase = dstOffset.reduce((s, o, k) => s + o * dstStrides[k], 0);
-  const { groups, groupsX } = flatGrid(engine, size);
+  const { groups, groupsX } = flatGrid(engine, size, FLAT_WG, engine.tuning.flatRun);
   const u = new Uniforms()
     .u32(size, groupsX, extent[1], extent[2], extent[3], dstBase, ...dstStrides.map((s, k) => s * dstStep[k]))
     .i32(...srcOffset)
     .u32(...srcStep, ...srcShape, ...contiguousStrides(srcShape));
-  engine.dispatch(copyBoxKernel, [src, dst], u, groups);
+  engine.dispatch(copyBoxKernel(engine.tuning), [src, dst], u, groups);
 }
 
 function image4(op: string, x: Tensor): Vec4 {
@@ -134,4 +135,4 @@ export function subsample2x(x: Tensor): Tensor {
   });
 }
 
-export const layoutKernels = (): KernelSpec[] => [copyBoxKernel];
+export const layoutKernels = (tuning: Tuning): KernelSpec[] => [copyBoxKernel(tuning)];
