@@ -1,9 +1,10 @@
 // The classifier trainer (engine/train/trainer.ts) under TRADES on real MNIST images, with a tiny
 // CNN: an interrupted and resumed run equals an uninterrupted one bit for bit, training lowers the
 // loss, and `purify train guidance --init` starts from the given weights (or refuses a file whose
-// shapes do not fit, naming them).
+// shapes do not fit, naming them); `purify card --curve A,B` shows a fine-tuned network's whole
+// training history as one curve.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -97,6 +98,19 @@ test('purify train guidance --init: starts from those weights, keeps their archi
   assert.is(wrong.status, 1);
   assert.match(wrong.stderr, /hidden\.weight: expected \[16,\d+\], got \[8,\d+\]/);
   assert.not.match(wrong.stderr, /\n\s+at /, 'one message, no stack trace');
+});
+
+test('purify card --curve A,B: the runs of a fine-tuned network as one curve, updates and times continuing', async () => {
+  if (!(await getEngine())) return;
+  const point = (update: number, seconds: number, pgd: number) => JSON.stringify({ update, epoch: 0, seconds, cleanAccuracy: 0.9, pgd20Accuracy: pgd, heldOut: 16, robustN: 8 });
+  writeFileSync(join(dir, 'a.jsonl'), [point(100, 60, 0.5), point(200, 120, 0.6)].join('\n') + '\n');
+  writeFileSync(join(dir, 'b.jsonl'), [point(100, 30, 0.7)].join('\n') + '\n');
+  const md = join(dir, 'card.md');
+  const r = spawnSync(process.execPath, ['tools/purify.mjs', 'card', join(dir, 'tuned.safetensors'), '--n', '4', '--restarts', '1', '--only', '3', '--curve', `${join(dir, 'a.jsonl')},${join(dir, 'b.jsonl')}`, '--json', join(dir, 'card.json'), '--md', md], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  const rows = readFileSync(md, 'utf8').split('\n').filter((l) => /^\| [12] \| \d+ \|/.test(l));
+  assert.equal(rows, ['| 1 | 100 | 1:00 | 90.00 % | 50.00 % |', '| 1 | 200 | 2:00 | 90.00 % | 60.00 % |', '| 2 | 300 | 2:30 | 90.00 % | 70.00 % |']);
+  assert.match(readFileSync(md, 'utf8'), /each later run started from the one before's weights \(the last from .*base\.safetensors/);
 });
 
 test.run();

@@ -132,12 +132,29 @@ export async function run(argv: string[]): Promise<void> {
 
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
 
-function curveTable(path: string | undefined): string {
-  if (!path || !existsSync(path)) return '';
-  const points = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { update: number; seconds: number; cleanAccuracy: number; pgd20Accuracy: number; heldOut: number; robustN: number });
+interface CurveRow { update: number; seconds: number; cleanAccuracy: number; pgd20Accuracy: number; heldOut: number; robustN: number }
+
+/**
+ * The validation curves of one or more runs (comma-separated files, in training order: each later
+ * run fine-tuned the one before with --init), one table, so the curve spans the whole history.
+ */
+function curveTable(paths: string | undefined, meta: Record<string, string>): string {
+  const files = (paths ?? '').split(',').filter((f) => f && existsSync(f));
+  const runs = files.map((f) => readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as CurveRow));
+  const points = runs.flat();
   if (!points.length) return '';
-  const rows = points.map((p) => `| ${p.update} | ${formatTime(p.seconds)} | ${pct(p.cleanAccuracy)} | ${pct(p.pgd20Accuracy)} |`).join('\n');
-  return `\n## Validation curve (held-out training images, never trained on)\n\nClean accuracy on ${points[0].heldOut} held-out images; PGD-20 (α = 2.5ε/20, random start) on the first ${points[0].robustN} of them.\n\n| update | training time | clean | PGD-20 |\n|---|---|---|---|\n${rows}\n`;
+  const several = runs.length > 1;
+  // Updates and seconds continue across runs: a fine-tuning run starts where the one before stopped.
+  let updates = 0;
+  let seconds = 0;
+  const rows = runs.flatMap((run, r) => {
+    const lines = run.map((p) => `| ${several ? `${r + 1} | ` : ''}${updates + p.update} | ${formatTime(seconds + p.seconds)} | ${pct(p.cleanAccuracy)} | ${pct(p.pgd20Accuracy)} |`);
+    updates += run.at(-1)?.update ?? 0;
+    seconds += run.at(-1)?.seconds ?? 0;
+    return lines;
+  });
+  const history = several ? ` Runs in training order (${files.join(', ')}); each later run started from the one before's weights${meta.init ? ` (the last from ${meta.init})` : ''}, and its updates and times continue from the previous run's last measurement.` : '';
+  return `\n## Validation curve (held-out training images, never trained on)\n\nClean accuracy on ${points[0].heldOut} held-out images; PGD-20 (α = 2.5ε/20, random start) on the first ${points[0].robustN} of them.${history}\n\n| ${several ? 'run | ' : ''}update | training time | clean | PGD-20 |\n|${several ? '---|' : ''}---|---|---|---|\n${rows.join('\n')}\n`;
 }
 
 function card(s: CardState, meta: Record<string, string>, clean: boolean[], curvePath: string | undefined): string {
@@ -154,7 +171,7 @@ Trained by purify-gpu's own engine (\`purify train ${meta.training?.includes('tr
 - Training: \`${meta.training ?? '?'}\`
 - Training time: ${meta.trained_seconds ? formatTime(Number(meta.trained_seconds)) : '?'} of training steps on ${meta.adapter ?? '?'}
 - sha256 of the weights: \`${s.sha256}\`
-${curveTable(curvePath)}
+${curveTable(curvePath, meta)}
 ## Measured robustness (L∞ ε = ${s.eps})
 
 Clean accuracy: **${pct(s.cleanAccuracy)}** of all ${s.testN} test images. Robust accuracy on the first ${s.n} test images: an

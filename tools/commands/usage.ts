@@ -87,7 +87,7 @@ ${PURIFY}
 ${DEVICE}`,
   },
   card: {
-    summary: 'card WEIGHTS [--n 1000] [--restarts 5] [--eps 0.3] [--seed S] [--only 1,3] [--curve F.jsonl] [--json F] [--md F] [--resume]: a classifier\'s model card: clean accuracy on the test set, robust accuracy per image under PGD-40/100 (two step sizes) and APGD-CE/DLR',
+    summary: 'card WEIGHTS [--n 1000] [--restarts 5] [--eps 0.3] [--seed S] [--only 1,3] [--curve F.jsonl[,G.jsonl]] [--json F] [--md F] [--resume]: a classifier\'s model card: clean accuracy on the test set, robust accuracy per image under PGD-40/100 (two step sizes) and APGD-CE/DLR',
     details: DEVICE,
   },
   train: {
