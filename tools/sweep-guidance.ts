@@ -7,13 +7,14 @@
 // Usage: node --import tsx tools/sweep-guidance.ts [--method agdm|gdmp] [--gdmp-distance mse|ssim]
 //        [--split test|train] [--start 5000] [--n 32] [--scales 0,100,300,1000] [--tstar N]
 //        [--variants both|latent] [--md FILE] [--json FILE]
-import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { classifierGradient } from '../engine/attacks/objectives.ts';
 import { pgd } from '../engine/attacks/pgd.ts';
 import { loadDataset, type DatasetSplit } from '../engine/data/datasets.ts';
 import { EVALUATION_RANGE, TUNING_TEST_RANGE, checkTuningRange, describeRange, type ImageRange } from '../engine/eval/tuning-split.ts';
-import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { classifierPath, loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray } from '../engine/ops/index.ts';
 import { purifyAndClassify } from '../engine/purify/defended.ts';
 import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
@@ -57,6 +58,9 @@ console.log(tunedOn);
 const engine = await engineFrom({}, true);
 const classifier = await loadClassifier(engine, 'mnist-cnn');
 const guide = method === 'agdm' ? await loadClassifier(engine, 'mnist-guidance') : undefined;
+// Which c_φ a sweep measured: a default tuned for one guidance network says little about another.
+const guideSha256 = guide ? createHash('sha256').update(readFileSync(classifierPath('mnist-guidance'))).digest('hex') : null;
+const guideText = guideSha256 ? ` Guidance network \`mnist-guidance\` (sha256 ${guideSha256.slice(0, 12)}).` : '';
 const denoiser = await loadDenoiser(engine);
 const labels = Array.from(data.labels);
 const x = engine.keep(fromArray(engine, data.images, [n, 1, 28, 28]));
@@ -85,6 +89,6 @@ for (const v of [...variants, { name: 'diffpure', opts: { method: 'diffpure' as 
   rows.push(row);
   records.push(r);
 }
-if (values.md) writeFileSync(values.md, `${tunedOn[0].toUpperCase()}${tunedOn.slice(1)}.\n\n| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
-if (values.json) writeFileSync(values.json, JSON.stringify({ dataset: 'mnist', images: range, evaluationImages: EVALUATION_RANGE, attack: { name: 'pgd', ...ATTACK }, seed: Number(values.seed), rows: records }, null, 2) + '\n');
+if (values.md) writeFileSync(values.md, `${tunedOn[0].toUpperCase()}${tunedOn.slice(1)}.${guideText}\n\n| purifier | t* | clean | attacked | s/image |\n|---|---|---|---|---|\n${rows.join('\n')}\n`);
+if (values.json) writeFileSync(values.json, JSON.stringify({ dataset: 'mnist', images: range, evaluationImages: EVALUATION_RANGE, attack: { name: 'pgd', ...ATTACK }, guidanceSha256: guideSha256, seed: Number(values.seed), rows: records }, null, 2) + '\n');
 process.exit(0);
