@@ -1,4 +1,4 @@
-// Purify one digit with the shipped MNIST models and the measured defaults (agdm, t* = 70, s = 300).
+// Purify one digit with the shipped MNIST models and the measured defaults (agdm, t* = 70, s = 30).
 // Usage: node node_modules/purify-gpu/examples/node-purify.mjs [IMAGE.png] [OUT.png]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createPurifier } from 'purify-gpu';

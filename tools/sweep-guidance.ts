@@ -5,7 +5,7 @@
 // training images; a range reaching into the evaluation images is refused before anything runs.
 // The images used are printed and recorded in --md and --json.
 // Usage: node --import tsx tools/sweep-guidance.ts [--method agdm|gdmp] [--gdmp-distance mse|ssim]
-//        [--split test|train] [--start 5000] [--n 32] [--scales 0,100,300,1000] [--tstar N]
+//        [--split test|train] [--start 5000] [--n 32] [--scales 0,30,100,300] [--tstar N]
 //        [--variants both|latent] [--md FILE] [--json FILE]
 import { parseArgs } from 'node:util';
 import { classifierGradient } from '../engine/attacks/objectives.ts';
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     split: { type: 'string', default: 'test' },
     start: { type: 'string' },
     json: { type: 'string' },
-    scales: { type: 'string', default: '0,100,300,1000' },
+    scales: { type: 'string', default: '0,30,100,300' },
     method: { type: 'string', default: 'agdm' },
     'gdmp-distance': { type: 'string', default: 'mse' },
     tstar: { type: 'string' },

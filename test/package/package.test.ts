@@ -58,7 +58,7 @@ test('the tarball installs into an empty folder, and the library purifies a ship
   const out = ok(sh(process.execPath, ['--input-type=module', '-e', script]), 'node -e');
   const result = JSON.parse(out.trim().split('\n').pop()!);
   assert.equal(result.labels, [7]);
-  assert.is(result.scale, 300, 'agdm without a scale uses the default s = 300, not an unguided chain');
+  assert.is(result.scale, 30, 'agdm without a scale uses the default s = 30, not an unguided chain');
 });
 
 test('the CLI from the install: --version, run with the same bytes as the library, demo --n 4', () => {
@@ -99,7 +99,7 @@ test('serve-demo from the install serves the prebuilt page and bundle and writes
 
 test('the examples run from the install; a strict TypeScript consumer type-checks (skipLibCheck false)', () => {
   const examples = join(app, 'node_modules/purify-gpu/examples');
-  assert.match(ok(sh(process.execPath, [join(examples, 'node-purify.mjs')]), 'node-purify.mjs'), /label after purification: \d \(agdm, t\*=70, s=300\)/);
+  assert.match(ok(sh(process.execPath, [join(examples, 'node-purify.mjs')]), 'node-purify.mjs'), /label after purification: \d \(agdm, t\*=70, s=30\)/);
   assert.match(ok(sh(process.execPath, [join(examples, 'custom-checkpoint.mjs')]), 'custom-checkpoint.mjs'), /label after purification \d/);
   assert.match(ok(sh(process.execPath, [join(examples, 'pool.mjs'), '4', '2']), 'pool.mjs'), /purified 4 images on 2 threads/);
   // Copied beside the consumer's tsconfig; the sample it reads stays in the package.

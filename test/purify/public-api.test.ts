@@ -14,7 +14,7 @@ const sample = readFileSync(new URL('../../web/samples/mnist_00_7.png', import.m
 
 test('defaults: agdm without a scale is guided with the measured s, every method has its t*', () => {
   const { seed, ...resolved } = resolvePurifyOptions();
-  assert.equal(resolved, { method: 'agdm', tStar: 70, scale: 300, scaleSchedule: 'constant' });
+  assert.equal(resolved, { method: 'agdm', tStar: 70, scale: 30, scaleSchedule: 'constant' });
   // No default seed: each resolution draws a fresh 53-bit one (two equal draws: chance 2^-53).
   assert.ok(Number.isSafeInteger(seed) && seed >= 0, `seed ${seed}`);
   assert.is.not(resolvePurifyOptions().seed, seed);
