@@ -10,11 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
-import { sum } from '../engine/ops/index.ts';
+import { Engine, precompileAll } from '../engine/index.ts';
 import { loadDenoiser } from '../engine/models/catalog.ts';
 import { registerShaderSources } from '../engine/shader-source.ts';
-import { randomTensor } from './bench/cases.ts';
+import { denoiserStep } from './bench/cases.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -44,11 +43,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
     registerShaderSources({ [name]: version.text });
     const engine = await Engine.create();
     await precompileAll(engine);
-    const model = await loadDenoiser(engine);
-    const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
-    const t = new Array(batch).fill(50);
-    const step = () => void model.predictEps(x, t);
-    const grad = () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]);
+    const denoise = denoiserStep(engine, await loadDenoiser(engine), batch);
+    const step = () => void denoise.forward();
+    const grad = denoise.withInputGradient;
     await timeOnce(engine, step);
     await timeOnce(engine, grad);
     const r = results[i];
@@ -56,7 +53,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     r.grad.push(await timeOnce(engine, grad));
     const profile = await engine.profileOps(() => engine.scope(step));
     for (const [op, v] of profile ?? []) r.ops.set(op, (r.ops.get(op) ?? 0) + v.ms / Number(values.rounds));
-    r.out ??= await engine.scope(() => model.predictEps(x, t)).read();
+    r.out ??= await engine.scope(denoise.forward).read();
     engine.destroy();
   }
 }

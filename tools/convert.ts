@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseWeights, stripPrefix as stripKeyPrefix } from '../engine/io/load.ts';
 import { type RawTensor, type TensorMap, f32ToF16Bits, toFloat32 } from '../engine/io/raw-tensor.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
+import { sha256Hex } from './commands/fingerprint.ts';
 
 export interface ConvertOptions {
   /** Store floating-point tensors as f16; integer and bool tensors keep their type. */
@@ -23,7 +23,7 @@ const FLOAT_DTYPES = new Set(['f32', 'f64', 'bf16', 'f16']);
 /** Converts any supported weight file to safetensors whose metadata records the source file and its sha256. */
 export async function convert(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const input = new Uint8Array(await readFile(inPath));
-  const sourceSha256 = createHash('sha256').update(input).digest('hex');
+  const sourceSha256 = sha256Hex(input);
   let tensors = parseWeights(input, basename(inPath));
   if (opts.stripPrefix) tensors = stripKeyPrefix(tensors, opts.stripPrefix);
   if (opts.f16) tensors = toHalfPrecision(tensors);

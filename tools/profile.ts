@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { sum } from '../engine/ops/index.ts';
-import { randomTensor } from './bench/cases.ts';
+import { denoiserStep, randomTensor } from './bench/cases.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -27,10 +27,9 @@ if (values.guide) {
   step = () => void valueAndGrad(engine, () => sum(model.logits(x)), [x]);
 } else {
   const model = await loadDenoiser(engine);
-  const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
-  const t = new Array(batch).fill(50);
+  const denoise = denoiserStep(engine, model, batch);
   name = `${model.name} step${values.grad ? ' + input gradient' : ''}`;
-  step = values.grad ? () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]) : () => void model.predictEps(x, t);
+  step = values.grad ? denoise.withInputGradient : () => void denoise.forward();
 }
 engine.scope(step);
 await engine.sync();

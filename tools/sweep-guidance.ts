@@ -12,7 +12,6 @@ import { classifierGradient } from '../engine/attacks/objectives.ts';
 import { pgd } from '../engine/attacks/pgd.ts';
 import { loadDataset, type DatasetSplit } from '../engine/data/datasets.ts';
 import { EVALUATION_RANGE, TUNING_TEST_RANGE, checkTuningRange, describeRange, type ImageRange } from '../engine/eval/tuning-split.ts';
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { classifierPath, loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { fromArray } from '../engine/ops/index.ts';
@@ -20,6 +19,7 @@ import { purifyAndClassify } from '../engine/purify/defended.ts';
 import { PURIFY_DEFAULTS } from '../engine/purify/defaults.ts';
 import type { PurifyOptions } from '../engine/purify/purifier.ts';
 import { GDMP_DISTANCES, type GdmpDistance } from '../engine/purify/guidance.ts';
+import { sha256Hex } from './commands/fingerprint.ts';
 import { engineFrom } from './commands/options.ts';
 
 const { values } = parseArgs({
@@ -59,7 +59,7 @@ const engine = await engineFrom({}, true);
 const classifier = await loadClassifier(engine, 'mnist-cnn');
 const guide = method === 'agdm' ? await loadClassifier(engine, 'mnist-guidance') : undefined;
 // Which c_φ a sweep measured: a default tuned for one guidance network says little about another.
-const guideSha256 = guide ? createHash('sha256').update(readFileSync(classifierPath('mnist-guidance'))).digest('hex') : null;
+const guideSha256 = guide ? sha256Hex(readFileSync(classifierPath('mnist-guidance'))) : null;
 const guideText = guideSha256 ? ` Guidance network \`mnist-guidance\` (sha256 ${guideSha256.slice(0, 12)}).` : '';
 const denoiser = await loadDenoiser(engine);
 const labels = Array.from(data.labels);

@@ -41,9 +41,21 @@ type Classifier = import('../../engine/models/types.ts').Classifier;
 type PreparedCase = BenchCase & { prepare(engine: Engine): Promise<void> };
 
 /**
- * One ε-prediction of a denoiser at a mid-chain step for a batch of images; with `inputGradient`
- * also the gradient of Σε̂ w.r.t. the input (what the attacks and the AGDM guidance pay per step).
+ * One ε-prediction of `model` at a mid-chain step (t = 50) for a batch of random images, and the same
+ * with the gradient of Σε̂ w.r.t. the input (what the attacks and the AGDM guidance pay per step):
+ * the workload the step benchmarks, tools/profile.ts and tools/ab-shader.ts time.
  */
+export function denoiserStep(engine: Engine, model: Denoiser, batch: number): { forward(): Tensor; withInputGradient(): void; dispose(): void } {
+  const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
+  const t = new Array(batch).fill(50);
+  return {
+    forward: () => model.predictEps(x, t),
+    withInputGradient: () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]),
+    dispose: () => x.dispose(),
+  };
+}
+
+/** denoiserStep as a benchmark case (forward only, or with the input gradient). */
 export function denoiserStepCase(name: string, load: (engine: Engine) => Promise<Denoiser>, batch: number, inputGradient = false): PreparedCase {
   let model: Denoiser | null = null;
   return {
@@ -56,12 +68,8 @@ export function denoiserStepCase(name: string, load: (engine: Engine) => Promise
     },
     setup: (engine) => {
       if (!model) throw new Error('prepare() first');
-      const m = model;
-      const [c, h, w] = m.imageShape;
-      const x = engine.keep(randomTensor(engine, [batch, c, h, w]));
-      const t = new Array(batch).fill(50);
-      const run = inputGradient ? () => void valueAndGrad(engine, () => sum(m.predictEps(x, t)), [x]) : () => void m.predictEps(x, t);
-      return { run, dispose: () => x.dispose() };
+      const step = denoiserStep(engine, model, batch);
+      return { run: inputGradient ? step.withInputGradient : () => void step.forward(), dispose: step.dispose };
     },
   };
 }

@@ -2,7 +2,6 @@
 // test set, then robust accuracy image by image under the attack suite of engine/eval/classifier-attacks.ts
 // with restarts. Progress is saved after every block of images, so `--resume` continues a killed
 // run; the JSON keeps every image's flags so any two rows can be paired later.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -11,6 +10,7 @@ import { cardAttacks, cleanCorrect, robustToAttack, type AttackTarget } from '..
 import { readSafetensorsMetadata } from '../../engine/io/safetensors.ts';
 import { loadClassifier } from '../../engine/models/catalog.ts';
 import { formatTime } from '../progress.ts';
+import { sha256Hex } from './fingerprint.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { positiveInteger } from './usage.ts';
 
@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<void> {
   const test = loadDataset(values.data as DatasetName, 'test');
   const n = Math.min(positiveInteger('--n', values.n), test.n);
   const target: AttackTarget = { engine, classifier, images: test.images, labels: test.labels, eps, seed: Number(values.seed) };
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Hex(bytes);
 
   let state: CardState;
   // A finished card's JSON holds the whole state too, so a committed card can be extended with more attacks.

@@ -4,10 +4,10 @@
 // attacks a cheaper surrogate chain to differentiate instead, and the report measures the gap.
 // --shard K/N evaluates one block of the images; finished batches are checkpointed so a killed
 // run resumes; `purify eval merge` joins shards (and renders several runs) into one report.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { sha256Hex } from './fingerprint.ts';
 import { ATTACKS, ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
 import type { DefendedPipeline, Defense, DefenseName, Pipeline } from '../../engine/purify/defended.ts';
 import type { Norm } from '../../engine/attacks/project.ts';
@@ -54,8 +54,7 @@ function write(path: string, data: string | Uint8Array): void {
 /** The command line as a shell would need it typed (arguments with spaces or quotes quoted). */
 const shellLine = (argv: string[]) => ['purify', 'eval', ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 
-const sha256 = (text: string | Uint8Array) => createHash('sha256').update(text).digest('hex');
-const modelRecord = (name: string, file: string): ModelRecord => ({ name, file, sha256: sha256(readFileSync(file)) });
+const modelRecord = (name: string, file: string): ModelRecord => ({ name, file, sha256: sha256Hex(readFileSync(file)) });
 
 export async function run(argv: string[]): Promise<void> {
   if (argv[0] === 'merge') return (await import('./eval-merge.ts')).run(argv.slice(1));
@@ -172,7 +171,7 @@ export async function run(argv: string[]): Promise<void> {
     const pipeline = pipelineFor(name, classifier, denoiser, guide, values);
     const surrogate = surrogateFor(pipeline, values);
     // Everything that decides this defence's per-image results; a checkpoint of other settings is refused.
-    const fingerprint = sha256(JSON.stringify({ dataset: values.data, models: report.models, threat: report.threat, attacks, defense: pipeline.defense?.options ?? null, surrogate: surrogate?.defense.options ?? null }));
+    const fingerprint = sha256Hex(JSON.stringify({ dataset: values.data, models: report.models, threat: report.threat, attacks, defense: pipeline.defense?.options ?? null, surrogate: surrogate?.defense.options ?? null }));
     const store = checkpoint ? folderStore(join(checkpoint, name), fingerprint) : undefined;
     // Labels repeat across defences; each defence's bars start afresh.
     bars.clear();

@@ -3,6 +3,9 @@
 import { createHash } from 'node:crypto';
 import type { Params } from '../../engine/nn/params.ts';
 
+/** The full hex sha256 of bytes or text: how reports, cards and training metadata name a weight file. */
+export const sha256Hex = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
 export async function fingerprint(params: Params): Promise<string> {
   const hash = createHash('sha256');
   for (const [name, t] of await params.toTensorMap()) hash.update(name).update(t.data as Float32Array);

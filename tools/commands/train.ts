@@ -2,7 +2,6 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { readWeights } from '../../engine/io/load.ts';
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readSafetensorsMetadata, writeSafetensors } from '../../engine/io/safetensors.ts';
 import { accuracy, predictAll } from '../../engine/eval/predict.ts';
@@ -12,6 +11,7 @@ import { RobustCurve } from './robust-curve.ts';
 import { Params } from '../../engine/nn/params.ts';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.ts';
 import { ProgressBar, formatTime } from '../progress.ts';
+import { sha256Hex } from './fingerprint.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { trainDdpm } from './train-ddpm.ts';
 
@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<void> {
   // --init fine-tunes: the run starts from those weights (names and shapes must match exactly) instead of a fresh draw.
   const specs = cnnSpecs(modelCfg);
   const params = initBytes ? Params.load(engine, specs, await readWeights(initBytes, values.init), values.init) : Params.init(engine, specs, cfg.seed);
-  const init = initBytes ? `${values.init} (sha256 ${createHash('sha256').update(initBytes).digest('hex')})` : undefined;
+  const init = initBytes ? `${values.init} (sha256 ${sha256Hex(initBytes)})` : undefined;
   const model = cnnClassifier(params, modelCfg, name);
   const trainer = new Trainer(engine, model, cfg);
   const checkpoint = `${out}.ckpt`;
