@@ -10,6 +10,11 @@
 // images are always scored on the pipeline being evaluated; the surrogate's own verdict on them is
 // recorded beside, so the gap between what the attacker sees and what the defence does is measured.
 //
+// Scoring draws: each attack's final images (and the clean ones) can be scored under several draws
+// of the defence's own noise. An attack is the costly part; a scoring draw is one more purification,
+// so the spread a deployed stochastic defence shows on fixed adversarial images comes almost free.
+// The flags then hold one row per (seed, scoring draw), seed-major.
+//
 // With a store, each finished (seed, batch) is saved under its own key and found again on a
 // rerun, so a killed evaluation resumes where it stopped.
 import { ATTACKS, runAttack, type AttackName, type AttackSettings } from '../attacks/index.ts';
@@ -49,6 +54,8 @@ export interface ImageRange {
 export interface EvalOptions {
   attacks: AttackConfig[];
   seeds: number[];
+  /** Draws of the defence's noise each image is scored under, per seed (default 1). */
+  scoreDraws?: number;
   batch: number;
   /** The pipeline the attacks differentiate; default: the evaluated pipeline itself. */
   surrogate?: Pipeline;
@@ -67,7 +74,7 @@ export interface AttackResult {
   loss: string;
   eot: number;
   settings: AttackConfig['settings'];
-  /** Clean correct and not fooled, mean ± std over seeds. */
+  /** Clean correct and not fooled, mean ± std over seeds × scoring draws. */
   robust: Summary;
   /** Wall time of the attack (and its scoring) per image and seed. */
   secondsPerImage: number;
@@ -85,6 +92,7 @@ export interface Examples {
 export interface EvalResult {
   defense: DefenseName;
   seeds: number[];
+  scoreDraws: number;
   clean: Summary;
   attacks: AttackResult[];
   worstCase: Summary;
@@ -96,18 +104,23 @@ export interface EvalResult {
   seconds: number;
 }
 
-/** What one (seed, batch) produced: what a store keeps. */
-interface BatchResult {
+/** One scoring draw's verdicts on a batch. */
+interface DrawFlags {
   clean: boolean[];
   attacks: Record<string, boolean[]>;
   surrogate?: Record<string, boolean[]>;
+}
+
+/** What one (seed, batch) produced: what a store keeps. Scoring draw 0 at the top level, draws 1 … in `redrawn`. */
+interface BatchResult extends DrawFlags {
+  redrawn?: DrawFlags[];
   /** Per attack: wall seconds of the attack and its scoring. */
   seconds: Record<string, number>;
   examples?: Examples;
 }
 
-/** The pipeline's predictions under the evaluation draw and, for a defence, the purified pixels. */
-const score = (p: Pipeline, images: Tensor, seed: number, firstIndex: number) => purifyAndClassify(p, images, evaluationDraw(seed, firstIndex));
+/** The pipeline's predictions under scoring draw `draw` and, for a defence, the purified pixels. */
+const score = (p: Pipeline, images: Tensor, seed: number, firstIndex: number, draw = 0) => purifyAndClassify(p, images, evaluationDraw(seed, firstIndex, draw));
 
 interface BatchJob {
   seed: number;
@@ -122,12 +135,15 @@ async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalO
   const per = c * h * w;
   const { seed, start, count, keep } = job;
   const attacker = opts.surrogate ?? p;
+  const draws = opts.scoreDraws ?? 1;
   const y = Array.from({ length: count }, (_, i) => data.labels[start + i]);
   return engine.scopeAsync(async () => {
     const x = fromArray(engine, data.images.subarray(start * per, (start + count) * per), [count, c, h, w], 'eval images');
     const cleanScore = await score(p, x, seed, start);
     const isCorrect = (predicted: number[]) => predicted.map((q, i) => q === y[i]);
     const result: BatchResult = { clean: isCorrect(cleanScore.predictions), attacks: {}, seconds: {}, ...(opts.surrogate && { surrogate: {} }) };
+    const redrawn: DrawFlags[] = [];
+    for (let d = 1; d < draws; d++) redrawn.push({ clean: isCorrect((await score(p, x, seed, start, d)).predictions), attacks: {}, ...(opts.surrogate && { surrogate: {} }) });
     const examples: Examples | undefined = keep > 0 ? { n: keep, clean: data.images.slice(start * per, (start + keep) * per), labels: y.slice(0, keep), cleanPredicted: cleanScore.predictions.slice(0, keep), attacks: {} } : undefined;
     for (const attack of opts.attacks) {
       const t0 = performance.now();
@@ -137,6 +153,10 @@ async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalO
       const advScore = await score(p, adv, seed, start);
       result.attacks[attack.name] = isCorrect(advScore.predictions);
       if (result.surrogate) result.surrogate[attack.name] = isCorrect((await score(attacker, adv, seed, start)).predictions);
+      for (const [i, flags] of redrawn.entries()) {
+        flags.attacks[attack.name] = isCorrect((await score(p, adv, seed, start, i + 1)).predictions);
+        if (flags.surrogate) flags.surrogate[attack.name] = isCorrect((await score(attacker, adv, seed, start, i + 1)).predictions);
+      }
       result.seconds[attack.name] = (performance.now() - t0) / 1000;
       if (examples) {
         const bare = argmaxRows(await engine.scopeAsync(() => p.classifier.logits(adv).read()), p.classifier.classes);
@@ -149,7 +169,7 @@ async function runBatch(engine: Engine, p: Pipeline, data: EvalData, opts: EvalO
       }
       adv.dispose();
     }
-    return { ...result, ...(examples && { examples }) };
+    return { ...result, ...(redrawn.length && { redrawn }), ...(examples && { examples }) };
   });
 }
 
@@ -168,31 +188,37 @@ export async function evaluate(engine: Engine, p: Pipeline, data: EvalData, opts
   const seconds: Record<string, number> = Object.fromEntries(names.map((a) => [a, 0]));
   let examples: Examples | undefined;
 
+  const draws = opts.scoreDraws ?? 1;
+  if (!Number.isInteger(draws) || draws < 1) throw new RangeError(`evaluate: scoreDraws must be a positive integer, got ${draws}`);
   for (const seed of opts.seeds) {
-    const seedFlags = { clean: [] as boolean[], attacks: Object.fromEntries(names.map((a) => [a, [] as boolean[]])), surrogate: Object.fromEntries(names.map((a) => [a, [] as boolean[]])) };
+    const drawFlags = Array.from({ length: draws }, () => ({ clean: [] as boolean[], attacks: Object.fromEntries(names.map((a) => [a, [] as boolean[]])), surrogate: Object.fromEntries(names.map((a) => [a, [] as boolean[]])) }));
     for (let start = range.start; start < range.end; start += opts.batch) {
       const count = Math.min(opts.batch, range.end - start);
       // The first seed's batch at image 0 keeps the grid's examples.
       const keep = seed === opts.seeds[0] && start === 0 ? Math.min(opts.examples ?? 0, count) : 0;
-      const key = `seed-${seed}/images-${start}-${start + count}`;
+      const key = `seed-${seed}/images-${start}-${start + count}${draws > 1 ? `/draws-${draws}` : ''}`;
       let batch = opts.store?.get<BatchResult>(key);
       if (!batch) {
         batch = await runBatch(engine, p, data, opts, { seed, start, count, keep });
         opts.store?.put(key, batch);
       }
-      seedFlags.clean.push(...batch.clean);
-      for (const a of names) {
-        seedFlags.attacks[a].push(...batch.attacks[a]);
-        seedFlags.surrogate[a].push(...(batch.surrogate?.[a] ?? []));
-        seconds[a] += batch.seconds[a];
+      for (const [d, scored] of [batch, ...(batch.redrawn ?? [])].entries()) {
+        drawFlags[d].clean.push(...scored.clean);
+        for (const a of names) {
+          drawFlags[d].attacks[a].push(...scored.attacks[a]);
+          drawFlags[d].surrogate[a].push(...(scored.surrogate?.[a] ?? []));
+        }
       }
+      for (const a of names) seconds[a] += batch.seconds[a];
       examples ??= batch.examples;
       opts.onProgress?.(`seed ${seed}`, start + count - range.start, n);
     }
-    flags.clean.push(seedFlags.clean);
-    for (const a of names) {
-      flags.attacks[a].push(seedFlags.attacks[a]);
-      flags.surrogate?.[a].push(seedFlags.surrogate[a]);
+    for (const row of drawFlags) {
+      flags.clean.push(row.clean);
+      for (const a of names) {
+        flags.attacks[a].push(row.attacks[a]);
+        flags.surrogate?.[a].push(row.surrogate[a]);
+      }
     }
   }
 
@@ -201,6 +227,7 @@ export async function evaluate(engine: Engine, p: Pipeline, data: EvalData, opts
   return {
     defense: defenseName(p),
     seeds: opts.seeds,
+    scoreDraws: draws,
     clean: summaries.clean,
     attacks: opts.attacks.map((a) => attackResult(a, attacker, summaries.robust[a.name], seconds[a.name] / (n * opts.seeds.length))),
     worstCase: summaries.worstCase,

@@ -33,10 +33,11 @@ export interface NoiseDraw {
 }
 
 /**
- * The draw a defence is judged with: repeat 0. Attack samples use repeats ≥ 1 (eot.ts), so an
- * attack never optimises against the very noise its result is scored under.
+ * The draw a defence is judged with: repeat 0, and for further scoring draws of the same images
+ * (`scoring` 1, 2, …) repeats −1, −2, …. Attack samples use repeats ≥ 1 (eot.ts), so an attack never
+ * optimises against the very noise its result is scored under.
  */
-export const evaluationDraw = (seed: number, firstIndex: number): NoiseDraw => ({ seed, repeat: 0, firstIndex });
+export const evaluationDraw = (seed: number, firstIndex: number, scoring = 0): NoiseDraw => ({ seed, repeat: scoring ? -scoring : 0, firstIndex });
 
 export const defenseName = (p: Pipeline): DefenseName => p.defense?.options.method ?? 'none';
 

@@ -8,7 +8,7 @@ import { freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
 import { smoothClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
-import { pipelineLogits } from '../../engine/purify/defended.ts';
+import { evaluationDraw, pipelineLogits, purifyAndClassify } from '../../engine/purify/defended.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 
 const seed = freshSeed();
@@ -46,6 +46,41 @@ test('evaluate: batch-independent per-image results, worst case, summaries, exam
   assert.is(whole.examples!.attacks['pgd-eot'].purified!.length, 3 * 64);
   const mean = (whole.clean.perSeed[0] + whole.clean.perSeed[1]) / 2;
   assert.ok(Math.abs(whole.clean.mean - mean) < 1e-12);
+});
+
+test('scoring draws: one row per (seed, draw), draw 0 is the one-draw run, draw d is the defence under noise draw d', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const classifier = smoothClassifier(engine, seed);
+  const p: Pipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'diffpure', tStar: 6 } } };
+  const n = 12;
+  const images = tinyImages(random, n);
+  const x = fromArray(engine, images, [n, 1, 8, 8]);
+  const predicted = async (s: number, d: number) => (await purifyAndClassify(p, x, evaluationDraw(s, 0, d))).predictions;
+  // Labels = the defence's labels under draw 1, so a row scored under another draw shows where that draw's labels differ.
+  const labels = await predicted(3, 1);
+  const draws = [await predicted(3, 0), labels, await predicted(3, 2)];
+  assert.ok(draws[0].some((q, i) => q !== draws[1][i]) || draws[2].some((q, i) => q !== draws[1][i]), 'the draws must differ somewhere, or this test could not tell them apart');
+  x.dispose();
+  const attacks: AttackConfig[] = [{ name: 'fgsm', settings: { norm: 'linf', eps: 0.05, steps: 1, eot: 1 } }];
+  const data = { images, labels, n };
+  const one = await evaluate(engine, p, data, { attacks, seeds: [3, 4], batch: 5 });
+  const three = await evaluate(engine, p, data, { attacks, seeds: [3, 4], scoreDraws: 3, batch: 5 });
+  assert.is(three.scoreDraws, 3);
+  assert.is(three.flags.clean.length, 6, 'seeds × draws rows');
+  // Seed-major: rows 0 and 3 are seeds 3 and 4 under the evaluation draw, exactly the one-draw run.
+  assert.equal([three.flags.clean[0], three.flags.clean[3]], one.flags.clean);
+  assert.equal([three.flags.attacks.fgsm[0], three.flags.attacks.fgsm[3]], one.flags.attacks.fgsm);
+  for (const d of [0, 1, 2]) assert.equal(three.flags.clean[d], draws[d].map((q, i) => q === labels[i]), `row ${d} is not draw ${d}`);
+  assert.ok(three.flags.clean[1].every(Boolean));
+  assert.is(three.clean.perSeed.length, 6);
+  const refused = await evaluate(engine, p, data, { attacks, seeds: [3], scoreDraws: 0, batch: 5 }).then(() => null, (e: Error) => e);
+  assert.match(String(refused), /scoreDraws must be a positive integer/);
+});
+
+test('a scoring draw is never an attack draw: draws 1, 2 use repeats −1, −2', () => {
+  assert.equal(evaluationDraw(7, 5), { seed: 7, repeat: 0, firstIndex: 5 });
+  assert.equal([1, 2].map((d) => evaluationDraw(7, 5, d).repeat), [-1, -2]);
 });
 
 test.run();

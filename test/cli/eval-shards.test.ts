@@ -77,6 +77,21 @@ test('a defence attacked in two runs (one attack each) merges into the row of on
   assert.match(r.stderr, /agdm: two runs classify the same clean images differently/);
 });
 
+test('scoring draws: a run scored under 3 noise draws pairs with a one-draw run on the draw both have', () => {
+  const args = (defense: string, draws: string) => ['eval', '--defense', defense, '--tstar', '1', '--attack', 'fgsm', '--eps', '0.15', '--n', '6', '--batch', '3', '--sanity-n', '0', '--examples', '0', '--score-draws', draws];
+  purify(...args('agdm', '3'), '--json', join(dir, 'draws.json'));
+  purify(...args('none', '1'), '--json', join(dir, 'one-draw.json'));
+  const drawn = JSON.parse(readFileSync(join(dir, 'draws.json'), 'utf8'));
+  assert.is(drawn.scoreDraws, 3);
+  assert.is(drawn.defenses[0].flags.clean.length, 3, 'one row per draw');
+  assert.is(drawn.defenses[0].clean.perSeed.length, 3);
+  purify('eval', 'merge', join(dir, 'draws.json'), join(dir, 'one-draw.json'), '--md', join(dir, 'draws.md'));
+  const md = readFileSync(join(dir, 'draws.md'), 'utf8');
+  // One McNemar entry: the first draw of seed 0, the one row the two runs share.
+  assert.match(md, /\| none \| clean \(seed 0\) \| \d+ \/ \d+ \| [\d.e-]+ \|/);
+  assert.match(md, /seeds 0 × 3 scoring draws/);
+});
+
 test('an attack on the guidance network is refused up front for defences without one', () => {
   const json = join(dir, 'refused.json');
   const r = spawnSync(process.execPath, ['tools/purify.mjs', ...BASE.map((a) => (a === 'pgd,fgsm' ? 'pgd,apgd-hijack-t' : a)), '--json', json], { encoding: 'utf8' });

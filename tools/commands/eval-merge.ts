@@ -17,7 +17,7 @@ import { reportRows, renderReport, type DefenseReport, type EvalReport } from '.
  */
 function setting(r: EvalReport) {
   const models = Object.fromEntries(Object.entries(r.models).map(([role, m]) => [role, m && { name: m.name, sha256: m.sha256 }]));
-  return { dataset: r.dataset, n: r.n, seeds: r.seeds, models, threat: r.threat };
+  return { dataset: r.dataset, n: r.n, seeds: r.seeds, scoreDraws: r.scoreDraws ?? 1, models, threat: r.threat };
 }
 
 /** What makes two files shards of one run: everything but the shard, timing, machine and command. */

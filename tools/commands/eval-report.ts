@@ -60,6 +60,8 @@ export interface EvalReport {
   /** Set by `eval merge --images`: every number is over test images start … end − 1 only. */
   subset?: { start: number; end: number };
   seeds: number[];
+  /** Draws of the defence's noise every image was scored under, per seed; absent in older files: 1. */
+  scoreDraws?: number;
   models: { classifier: ModelRecord; denoiser: ModelRecord | null; guidance: ModelRecord | null };
   threat: { norm: string; eps: number };
   defenses: DefenseReport[];
@@ -150,16 +152,28 @@ function columnFlags(d: DefenseReport, column: string): boolean[][] | null {
   return d.flags.attacks[column] ? robustFlags(d.flags, column) : null;
 }
 
-/** Exact McNemar of agdm against every other defence, per column and seed, on the images both measured. */
-function pairedSection(defenses: DefenseReport[], attackNames: string[]): string[] {
+/** What each row of a run's flags is: seed-major, one row per scoring draw. */
+export function rowKeys(r: Pick<EvalReport, 'seeds' | 'scoreDraws'>): string[] {
+  return r.seeds.flatMap((seed) => Array.from({ length: r.scoreDraws ?? 1 }, (_, draw) => (draw ? `seed ${seed} draw ${draw}` : `seed ${seed}`)));
+}
+
+/**
+ * Exact McNemar of agdm against every other defence, per column and row, on the images and the rows
+ * (seed, scoring draw) both measured: a run with one draw pairs with another run's first draw.
+ */
+function pairedSection(defenses: DefenseReport[], attackNames: string[], rowsOf: Map<DefenseReport, string[]>): string[] {
   const agdm = defenses.find((d) => d.defense === 'agdm');
   const others = defenses.filter((d) => d !== agdm);
   if (!agdm || !others.length) return [];
   const lines = ['### agdm against every other row (paired, exact McNemar)', ''];
-  lines.push('Per column, over the same images and seeds: images only agdm got right / only the other row got right, and the two-sided exact', 'McNemar p (binomial on the discordant images). With several seeds, one entry per seed.', '');
+  lines.push('Per column, over the same images and seeds: images only agdm got right / only the other row got right, and the two-sided exact', 'McNemar p (binomial on the discordant images). With several seeds or scoring draws, one entry per (seed, draw) both rows have.', '');
   lines.push('| agdm vs | column | agdm only / other only | p |', '|---|---|---|---|');
+  const agdmRows = rowsOf.get(agdm)!;
   for (const other of others) {
-    const paired = other.flags.first === agdm.flags.first && other.flags.n === agdm.flags.n && other.flags.clean.length === agdm.flags.clean.length;
+    const otherRows = rowsOf.get(other)!;
+    const shared = agdmRows.filter((k) => otherRows.includes(k));
+    const paired = other.flags.first === agdm.flags.first && other.flags.n === agdm.flags.n && shared.length > 0;
+    const on = shared.length < Math.max(agdmRows.length, otherRows.length) ? ` (${shared.join(', ')})` : '';
     for (const column of ['clean', ...attackNames, 'worst case']) {
       const a = columnFlags(agdm, column);
       const b = columnFlags(other, column);
@@ -168,8 +182,8 @@ function pairedSection(defenses: DefenseReport[], attackNames: string[]): string
         lines.push(`| ${other.defense} | ${column} | - | not paired: other images or seeds |`);
         continue;
       }
-      const tests = a.map((flags, s) => pairedMcnemar(flags, b[s]));
-      lines.push(`| ${other.defense} | ${heading(column)} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
+      const tests = shared.map((k) => pairedMcnemar(a[agdmRows.indexOf(k)], b[otherRows.indexOf(k)]));
+      lines.push(`| ${other.defense} | ${heading(column)}${on} | ${tests.map((t) => `${t.onlyFirst} / ${t.onlySecond}`).join(', ')} | ${tests.map((t) => t.p.toPrecision(3)).join(', ')} |`);
     }
   }
   return [...lines, ''];
@@ -217,7 +231,8 @@ function threatSection(runs: EvalReport[]): string {
     lines.push(`| ${d.defense} | ${chainText(d.purification)} | ${cell(d.clean, d.flags.n)} | ${cells.join(' | ')} | ${cell(d.worstCase, d.flags.n)} |`);
   }
   lines.push('');
-  lines.push(...pairedSection(defenses, attackNames));
+  const rowsOf = new Map(runs.flatMap((r) => r.defenses.map((d) => [d, rowKeys(r)] as const)));
+  lines.push(...pairedSection(defenses, attackNames, rowsOf));
   lines.push('Attacks (per defence; against the bare classifier every estimator is the exact gradient and EOT is 1):', '');
   for (const d of defenses) {
     if (d.surrogate) lines.push(`- ${d.defense}: the attacks differentiate a surrogate chain, ${chainText(d.surrogate)}; their images are scored on the defence above`);
@@ -235,7 +250,7 @@ function threatSection(runs: EvalReport[]): string {
     const images = r.subset
       ? `${r.dataset} test images ${r.subset.start}–${r.subset.end - 1} only, of a run over the first ${r.n} (eval merge --images: the others are left out of every number)`
       : r.shard && r.shard.end - r.shard.start < r.n ? `${r.dataset} test images ${r.shard.start}–${r.shard.end - 1} of a run over the first ${r.n} (unfinished: the other shards are not in this report)` : `first ${r.n} ${r.dataset} test images`;
-    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: ${images}, seeds ${r.seeds.join(', ')}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
+    lines.push(`- ${r.defenses.map((d) => d.defense).join(', ')}: ${images}, seeds ${r.seeds.join(', ')}${(r.scoreDraws ?? 1) > 1 ? ` × ${r.scoreDraws} scoring draws` : ''}, ${r.adapter}, ${r.date}, ${formatTime(r.defenses.reduce((t, d) => t + d.seconds, 0))}${r.commands.length > 1 ? `, ${r.commands.length} shards` : ''}`);
     lines.push('', '  ```', ...r.commands.map((c) => `  ${c}`), '  ```', '');
   }
   return lines.join('\n');
@@ -254,8 +269,9 @@ export function renderReport(runs: EvalReport[], title: string): string {
     `# ${title}`,
     '',
     `Classifier ${modelText(m.classifier)}, denoiser ${modelText(m.denoiser)}, AGDM guidance network ${modelText(m.guidance)}; full hashes in the JSON.`,
-    'Accuracies are over the first N test images: mean ± standard deviation over seeds, then the Wilson 95 % interval of N images at',
-    'that accuracy (the images are the sampling unit; a seed fixes the attack\'s randomness and the defence\'s evaluation noise). Clean',
+    'Accuracies are over the first N test images: mean ± standard deviation over seeds and scoring draws, then the Wilson 95 % interval of',
+    'N images at that accuracy (the images are the sampling unit; a seed fixes the attack\'s randomness and the defence\'s evaluation noise,',
+    'a scoring draw is one more draw of the defence\'s noise for the same adversarial images). Clean',
     "accuracy is the pipeline's (purified when a defence is on). Robust accuracy scores the attack's final images through the defence",
     'named in the row, with noise no attack sample ever used, and counts an image only if its clean version is also classified correctly',
     "(AutoAttack's convention); the worst case counts an image only if it is clean correct and survived every attack of its row.",

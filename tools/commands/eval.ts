@@ -76,6 +76,7 @@ export async function run(argv: string[]): Promise<void> {
       eot: { type: 'string', default: '4' },
       n: { type: 'string', default: '64' },
       seeds: { type: 'string', default: '1' },
+      'score-draws': { type: 'string', default: '1' },
       seed: { type: 'string', default: '0' },
       batch: { type: 'string', default: '64' },
       tstar: { type: 'string' },
@@ -119,6 +120,7 @@ export async function run(argv: string[]): Promise<void> {
   const seedCount = positive(values.seeds, 'seeds');
   const firstSeed = Number(values.seed);
   const seeds = Array.from({ length: seedCount }, (_, i) => firstSeed + i);
+  const scoreDraws = positive(values['score-draws'], 'score-draws');
   const batch = positive(values.batch, 'batch');
   const sanityN = Number(values['sanity-n']);
   const gapN = Number(values['gap-n']);
@@ -153,6 +155,7 @@ export async function run(argv: string[]): Promise<void> {
     n,
     ...(shard && { shard: { ...shard, ...range } }),
     seeds,
+    scoreDraws,
     models: {
       classifier: modelRecord(classifier.name, classifierPath(values.classifier)),
       denoiser: denoiser ? modelRecord(denoiser.name, denoiserPath(values.denoiser)) : null,
@@ -175,8 +178,8 @@ export async function run(argv: string[]): Promise<void> {
     const store = checkpoint ? folderStore(join(checkpoint, name), fingerprint) : undefined;
     // Labels repeat across defences; each defence's bars start afresh.
     bars.clear();
-    console.error(`\n== ${name}: ${attackNames.join(', ')} on images ${range.start}–${range.end - 1} of ${n} × ${seeds.length} seed(s)${surrogate ? ' (attacks differentiate a surrogate chain)' : ''}`);
-    const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, batch, surrogate: surrogate ?? undefined, range, store, examples: Number(values.examples), onProgress });
+    console.error(`\n== ${name}: ${attackNames.join(', ')} on images ${range.start}–${range.end - 1} of ${n} × ${seeds.length} seed(s)${scoreDraws > 1 ? ` × ${scoreDraws} scoring draws` : ''}${surrogate ? ' (attacks differentiate a surrogate chain)' : ''}`);
+    const result = await evaluate(engine, pipeline, { images: data.images, labels: data.labels, n }, { attacks, seeds, scoreDraws, batch, surrogate: surrogate ?? undefined, range, store, examples: Number(values.examples), onProgress });
     results.push(result);
     // The checks run on the first images, so only the shard holding them runs them.
     const sanity = sanityM > 0 && range.start === 0 ? await stored(store, 'sanity', () => runSanity(engine, pipeline, surrogate, classifier, data, result, attacks, sanityM, seeds[0], batch, onProgress)) : [];

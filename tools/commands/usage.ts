@@ -70,7 +70,9 @@ ${DEVICE}`,
     summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md] [--partial] [--images FIRST-LAST]',
     details: `evaluation options:
   --steps K --eot K --step-size A   the attack's iterations, EOT samples per gradient, PGD step (default 2.5ε/K)
-  --n N --seeds S --seed N          the first N test images; S scoring seeds from N (default 1 from 0)
+  --n N --seeds S --seed N          the first N test images; S seeds from N, each a new attack run (default 1 from 0)
+  --score-draws K                   score every image under K draws of the defence's noise per seed (default 1):
+                                    the defence's own spread on the same adversarial images, one purification each
   --purify-steps N --purify-eta E   the defence every adversarial image is scored on; default: full DDPM chains at the
                                     defaults above (t*, s), the shipped defence
   --attack-purify-steps N --attack-eta E --attack-tstar N
