@@ -58,6 +58,7 @@ const modelRecord = (name: string, file: string): ModelRecord => ({ name, file, 
 
 export async function run(argv: string[]): Promise<void> {
   if (argv[0] === 'merge') return (await import('./eval-merge.ts')).run(argv.slice(1));
+  if (argv[0] === 'curve') return (await import('./eval-curve.ts')).run(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -67,7 +67,7 @@ ${DEVICE}`,
   sample: { summary: 'sample [--n 16] [--seed N] [--out FILE.png]: unconditional DDPM samples from pure noise (all T steps)', details: DEVICE },
   'serve-demo': { summary: 'serve-demo [--port P]: serve the WebGPU browser demo on 127.0.0.1' },
   eval: {
-    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md] [--partial] [--images FIRST-LAST]',
+    summary: 'eval [--defense none,diffpure,gdmp,agdm] [--attack pgd-eot,bpda-eot,apgd-ce,...] [--norm linf|l2] [--eps E] [--steps K] [--eot K] [--n N] [--seeds S] [--shard K/N] [--json F] [--md F] [--grid F.png] | eval merge A.json B.json... [--json F] [--md F] [--notes N.md] [--partial] [--images FIRST-LAST] | eval curve A.json B.json... [--json F] [--md F]',
     details: `evaluation options:
   --steps K --eot K --step-size A   the attack's iterations, EOT samples per gradient, PGD step (default 2.5ε/K)
   --n N --seeds S --seed N          the first N test images; S seeds from N, each a new attack run (default 1 from 0)
@@ -83,6 +83,8 @@ ${DEVICE}`,
   --checkpoint DIR                  finished batches (default: JSON.checkpoint next to --json); a rerun resumes
   --sanity-n N --examples N         sanity checks on the first N images (shard 0); grid examples
 merge joins the shards of one run into the report the unsharded run writes, and renders several runs together.
+curve tabulates one defence's runs at several (steps, EOT) on the same images and marks each budget whose next larger one
+lowers accuracy by more than max(1 image, 1 %) as not converged.
 
 ${PURIFY}
 

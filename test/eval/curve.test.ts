@@ -1,0 +1,52 @@
+// `purify eval curve`: budgets whose next larger one lowers robust accuracy by more than
+// max(1 image, 1 %) are marked not converged, a flat curve is converged, and files of other images
+// or another defence are refused instead of being plotted on one curve.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
+import { curvePoints, curveVerdicts, renderCurve } from '../../tools/commands/eval-curve.ts';
+import type { EvalReport } from '../../tools/commands/eval-report.ts';
+import { freshSeed, rng } from '../helpers/check.ts';
+
+const seed = freshSeed();
+const random = rng(seed);
+console.log(`  seed ${seed}`);
+
+const N = 40;
+/** A run of `attack` at (steps, eot) that leaves `robust` of the N images (all clean correct), images in random order. */
+function run(steps: number, eot: number, robust: number, opts: { first?: number; defense?: string } = {}): EvalReport {
+  const row = Array.from({ length: N }, (_, i) => i < robust);
+  for (let i = N - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [row[i], row[j]] = [row[j], row[i]];
+  }
+  const flags: PerImageFlags = { first: opts.first ?? 0, n: N, clean: [Array(N).fill(true)], attacks: { 'apgd-ce': [row] } };
+  const s = summarizeFlags(flags);
+  const settings = { norm: 'linf' as const, eps: 0.3, steps, eot };
+  return {
+    commands: [], date: '', adapter: '', dataset: 'mnist', n: N, seeds: [0], rows: [],
+    models: { classifier: { name: 'c', file: '', sha256: '' }, denoiser: null, guidance: null },
+    threat: { norm: 'linf', eps: 0.3 },
+    defenses: [{ defense: opts.defense ?? 'agdm', purification: null, surrogate: null, clean: s.clean, worstCase: s.worstCase, attacks: [{ attack: 'apgd-ce', estimator: 'full', loss: 'ce', eot, settings, robust: s.robust['apgd-ce'], secondsPerImage: 1 }], flags, sanity: [], seconds: 1 }],
+  } as EvalReport;
+}
+
+test('a budget whose doubling loses more than one image is not converged; a flat one is', () => {
+  // Steps 10 → 20 loses 3 of 40 images (not converged), 20 → 40 loses 1 (converged); EOT 1 → 2 at 20 steps loses none.
+  const points = curvePoints([run(40, 2, 30), run(10, 2, 34), run(20, 2, 31), run(20, 1, 31)]);
+  assert.equal(points.map((p) => [p.steps, p.eot]), [[20, 1], [10, 2], [20, 2], [40, 2]]);
+  const verdicts = curveVerdicts(points).map((v) => `${v.along} ${v.from.steps}x${v.from.eot}→${v.to.steps}x${v.to.eot} ${v.converged}`);
+  assert.equal(verdicts.sort(), ['eot 20x1→20x2 true', 'steps 10x2→20x2 false', 'steps 20x2→40x2 true']);
+  const md = renderCurve(points);
+  assert.match(md, /\| apgd-ce \| 10 steps × EOT 2 → 20 steps × EOT 2 \| 85\.0 → 77\.5 % \| \*\*not converged\*\* \|/);
+  assert.match(md, /\| apgd-ce \| 10 \| 2 \| 20 \| 85\.0 % \| \[/);
+});
+
+test('files of other images, another defence or a repeated budget are refused', () => {
+  assert.throws(() => curvePoints([run(10, 2, 30), run(20, 2, 30, { first: 40 })]), /same images/);
+  assert.throws(() => curvePoints([run(10, 2, 30), run(20, 2, 30, { defense: 'gdmp' })]), /one defence/);
+  assert.throws(() => curvePoints([run(10, 2, 30), run(10, 2, 29)]), /is in two files/);
+  assert.throws(() => curvePoints([]), /no attack results/);
+});
+
+test.run();

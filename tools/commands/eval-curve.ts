@@ -1,0 +1,110 @@
+// `purify eval curve FILE.json...`: an attack's convergence in its budget. Each file is one eval run
+// of the same defence on the same images at another (steps, EOT); the curve puts their robust
+// accuracies side by side and marks each budget whose next larger one (more steps at the same EOT,
+// or more EOT samples at the same steps) lowers accuracy by more than max(1 image, 1 %) — the sanity
+// check's rule — as "not converged": a number at that budget is an upper bound at best.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { robustFlags } from '../../engine/eval/flags.ts';
+import { slack } from '../../engine/eval/sanity.ts';
+import { wilsonInterval, type Summary } from '../../engine/eval/stats.ts';
+import type { EvalReport } from './eval-report.ts';
+
+export interface CurvePoint {
+  defense: string;
+  attack: string;
+  steps: number;
+  eot: number;
+  /** Images first … first + n − 1. */
+  first: number;
+  n: number;
+  robust: Summary;
+  /** Robust images (clean correct ∧ not fooled), mean over the rows (seeds × scoring draws). */
+  robustImages: number;
+}
+
+export interface CurveVerdict {
+  attack: string;
+  /** Which budget doubled: 'steps' or 'eot'. */
+  along: 'steps' | 'eot';
+  from: CurvePoint;
+  to: CurvePoint;
+  converged: boolean;
+}
+
+/** One point per (defence, attack) of every file; all must be one defence on the same images. */
+export function curvePoints(reports: EvalReport[]): CurvePoint[] {
+  const points = reports.flatMap((r) =>
+    r.defenses.flatMap((d) =>
+      d.attacks.map((a) => {
+        const rows = robustFlags(d.flags, a.attack);
+        const robustImages = rows.reduce((t, row) => t + row.filter(Boolean).length, 0) / rows.length;
+        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, purification: JSON.stringify(d.purification) };
+      }),
+    ),
+  );
+  if (!points.length) throw new RangeError('eval curve: the files hold no attack results');
+  const [head] = points;
+  for (const p of points) {
+    if (p.defense !== head.defense || p.purification !== head.purification) throw new RangeError(`eval curve: every file must evaluate one defence with one chain (${head.defense} and ${p.defense} differ)`);
+    if (p.first !== head.first || p.n !== head.n) throw new RangeError(`eval curve: every file must cover the same images (${head.first}–${head.first + head.n - 1} and ${p.first}–${p.first + p.n - 1} differ)`);
+  }
+  const seen = new Set<string>();
+  for (const p of points) {
+    const key = `${p.attack} ${p.steps} ${p.eot}`;
+    if (seen.has(key)) throw new RangeError(`eval curve: ${p.attack} at ${p.steps} steps, EOT ${p.eot} is in two files`);
+    seen.add(key);
+  }
+  return points.map(({ purification: _p, ...p }) => p).sort((a, b) => a.attack.localeCompare(b.attack) || a.eot - b.eot || a.steps - b.steps);
+}
+
+/** Each budget against the next larger one along steps (same EOT) and along EOT (same steps). */
+export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
+  const verdicts: CurveVerdict[] = [];
+  for (const from of points) {
+    for (const along of ['steps', 'eot'] as const) {
+      const other = along === 'steps' ? 'eot' : 'steps';
+      const larger = points.filter((p) => p.attack === from.attack && p[other] === from[other] && p[along] > from[along]).sort((a, b) => a[along] - b[along]);
+      const to = larger[0];
+      if (to) verdicts.push({ attack: from.attack, along, from, to, converged: from.robustImages - to.robustImages <= slack(from.n) });
+    }
+  }
+  return verdicts;
+}
+
+const pct = (v: number) => (100 * v).toFixed(1);
+
+export function renderCurve(points: CurvePoint[]): string {
+  const { defense, first, n } = points[0];
+  const lines = [`### Convergence: ${defense}, test images ${first}–${first + n - 1}`, ''];
+  lines.push('| attack | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|');
+  for (const p of points) {
+    const ci = wilsonInterval(Math.round(p.robustImages), n);
+    lines.push(`| ${p.attack} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${pct(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${pct(p.robust.std)}` : ''} % | [${pct(ci.low)}, ${pct(ci.high)}] |`);
+  }
+  const verdicts = curveVerdicts(points);
+  lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}:`, '');
+  lines.push('| attack | budget | accuracy | verdict |', '|---|---|---|---|');
+  for (const v of verdicts) {
+    const budget = (p: CurvePoint) => `${p.steps} steps × EOT ${p.eot}`;
+    lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${pct(v.from.robust.mean)} → ${pct(v.to.robust.mean)} % | ${v.converged ? 'converged' : '**not converged**'} |`);
+  }
+  if (!verdicts.length) lines.push('| - | (one budget only: nothing to compare) | | |');
+  return lines.join('\n');
+}
+
+function write(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, md: { type: 'string' } } });
+  if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT) of one defence on the same images');
+  const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
+  if (values.json) write(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot], to: [v.to.steps, v.to.eot], converged: v.converged })) }, null, 2) + '\n');
+  const md = renderCurve(points);
+  if (values.md) write(values.md, md + '\n');
+  else console.log(md);
+}
