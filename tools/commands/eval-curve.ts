@@ -3,13 +3,13 @@
 // accuracies side by side and marks each budget whose next larger one (more steps at the same EOT,
 // or more EOT samples at the same steps) lowers accuracy by more than max(1 image, 1 %) — the sanity
 // check's rule — as "not converged": a number at that budget is an upper bound at best.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { robustFlags } from '../../engine/eval/flags.ts';
 import { slack } from '../../engine/eval/sanity.ts';
 import { wilsonInterval, type Summary } from '../../engine/eval/stats.ts';
-import type { EvalReport } from './eval-report.ts';
+import { percent, type EvalReport } from './eval-report.ts';
+import { writeOutput } from './output-file.ts';
 
 export interface CurvePoint {
   defense: string;
@@ -73,38 +73,31 @@ export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
   return verdicts;
 }
 
-const pct = (v: number) => (100 * v).toFixed(1);
-
 export function renderCurve(points: CurvePoint[]): string {
   const { defense, first, n } = points[0];
   const lines = [`### Convergence: ${defense}, test images ${first}–${first + n - 1}`, ''];
   lines.push('| attack | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|');
   for (const p of points) {
     const ci = wilsonInterval(Math.round(p.robustImages), n);
-    lines.push(`| ${p.attack} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${pct(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${pct(p.robust.std)}` : ''} % | [${pct(ci.low)}, ${pct(ci.high)}] |`);
+    lines.push(`| ${p.attack} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${percent(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${percent(p.robust.std)}` : ''} % | [${percent(ci.low)}, ${percent(ci.high)}] |`);
   }
   const verdicts = curveVerdicts(points);
   lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}:`, '');
   lines.push('| attack | budget | accuracy | verdict |', '|---|---|---|---|');
   for (const v of verdicts) {
     const budget = (p: CurvePoint) => `${p.steps} steps × EOT ${p.eot}`;
-    lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${pct(v.from.robust.mean)} → ${pct(v.to.robust.mean)} % | ${v.converged ? 'converged' : '**not converged**'} |`);
+    lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${percent(v.from.robust.mean)} → ${percent(v.to.robust.mean)} % | ${v.converged ? 'converged' : '**not converged**'} |`);
   }
   if (!verdicts.length) lines.push('| - | (one budget only: nothing to compare) | | |');
   return lines.join('\n');
-}
-
-function write(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
 }
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, md: { type: 'string' } } });
   if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
-  if (values.json) write(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot], to: [v.to.steps, v.to.eot], converged: v.converged })) }, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot], to: [v.to.steps, v.to.eot], converged: v.converged })) }, null, 2) + '\n');
   const md = renderCurve(points);
-  if (values.md) write(values.md, md + '\n');
+  if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
 }

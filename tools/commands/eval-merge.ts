@@ -5,11 +5,11 @@
 // A defence attacked in several runs (a later run adding an attack) on the same images, seeds,
 // weights and chains becomes one row: its attacks side by side, the worst case over all of them.
 // --images FIRST-LAST reports a subset of the images (e.g. leaving out those a default was tuned on).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { joinFlags, sliceFlags, summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
 import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
+import { writeOutput } from './output-file.ts';
 
 /**
  * What every file of one evaluation shares: data, seeds, threat and weights — the weights by name
@@ -189,11 +189,6 @@ function parseImageRange(text: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
-function write(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-}
-
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -211,8 +206,8 @@ export async function run(argv: string[]): Promise<void> {
   const range = values.images ? parseImageRange(values.images) : null;
   const merged = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial);
   const runs = range ? restrictImages(merged, ...range) : merged;
-  if (values.json) write(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
   const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');
-  if (values.md) write(values.md, md + '\n');
+  if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
 }

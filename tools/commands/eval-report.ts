@@ -95,7 +95,7 @@ export function reportRows(r: Omit<EvalReport, 'rows'>): ReportRow[] {
   });
 }
 
-const percent = (v: number) => (100 * v).toFixed(1);
+export const percent = (v: number) => (100 * v).toFixed(1);
 
 /** Mean (± std over seeds) and the Wilson 95 % interval of the n images at the seed-mean count. */
 function cell(s: Summary, n: number): string {

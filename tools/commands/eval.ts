@@ -4,8 +4,8 @@
 // attacks a cheaper surrogate chain to differentiate instead, and the report measures the gap.
 // --shard K/N evaluates one block of the images; finished batches are checkpointed so a killed
 // run resumes; `purify eval merge` joins shards (and renders several runs) into one report.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sha256Hex } from './fingerprint.ts';
 import { ATTACKS, ATTACK_NAMES, isAttackName, type AttackName } from '../../engine/attacks/index.ts';
@@ -28,6 +28,7 @@ import { reportRows, renderReport, type DefenseReport, type EvalReport, type Gap
 import { folderStore } from './eval-store.ts';
 import { deviceOptions, engineFrom } from './options.ts';
 import { purifyOptionsFrom } from './purify-options.ts';
+import { writeOutput } from './output-file.ts';
 
 // cphi: AGDM's guidance network c_φ as the classifier, no purification. It is adversarially
 // trained, so if it alone is as robust as agdm, the purification adds nothing.
@@ -44,11 +45,6 @@ function positive(value: string | undefined, flag: string, integer = true): numb
   const v = Number(value);
   if (!(v > 0) || (integer && !Number.isInteger(v))) throw new Error(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
   return v;
-}
-
-function write(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, data);
 }
 
 /** The command line as a shell would need it typed (arguments with spaces or quotes quoted). */
@@ -168,8 +164,8 @@ export async function run(argv: string[]): Promise<void> {
   const results: EvalResult[] = [];
   const save = () => {
     const full: EvalReport = { ...report, rows: reportRows(report) };
-    if (values.json) write(values.json, JSON.stringify(full, null, 2) + '\n');
-    if (values.md) write(values.md, renderReport([full], values.title) + '\n');
+    if (values.json) writeOutput(values.json, JSON.stringify(full, null, 2) + '\n');
+    if (values.md) writeOutput(values.md, renderReport([full], values.title) + '\n');
   };
   for (const name of defenses) {
     const pipeline = pipelineFor(name, classifier, denoiser, guide, values);
@@ -203,7 +199,7 @@ export async function run(argv: string[]): Promise<void> {
     save();
   }
   if (values.grid && results.some((r) => r.examples)) {
-    write(values.grid, imageGrid(await gridRows(engine, classifier, results)));
+    writeOutput(values.grid, imageGrid(await gridRows(engine, classifier, results)));
     console.error(`grid written to ${values.grid}`);
   }
   console.log(renderReport([{ ...report, rows: reportRows(report) }], values.title));
