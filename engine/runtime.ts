@@ -158,8 +158,7 @@ export class Engine {
     );
   }
 
-  private pipelineFor(k: KernelSpec): GPUComputePipeline {
-    const key = kernelKey(k);
+  private pipelineFor(k: KernelSpec, key: string): GPUComputePipeline {
     const cached = this.pipelines.get(key);
     if (cached) return cached;
     // Not precompiled: compile synchronously so the op still runs, and count it so tests and
@@ -175,12 +174,13 @@ export class Engine {
   // ---------------------------------------------------------------- dispatch
 
   /** Checks a dispatch's buffers and uniform packing against the kernel's WGSL, once per distinct call shape. */
-  private checkInterface(k: KernelSpec, storageCount: number, uniforms: Uniforms | null): void {
-    const key = kernelKey(k);
+  private checkInterface(k: KernelSpec, key: string, storageCount: number, uniforms: Uniforms | null): KernelInterface {
+    const iface = this.interfaces.get(key)!;
     const shape = `${key}|${storageCount}|${uniforms ? uniforms.types.join(',') : '-'}`;
-    if (this.checkedDispatches.has(shape)) return;
-    checkDispatch(this.interfaces.get(key)!, `${k.op} (${key})`, storageCount, uniforms ? uniforms.types : null);
+    if (this.checkedDispatches.has(shape)) return iface;
+    checkDispatch(iface, `${k.op} (${key})`, storageCount, uniforms ? uniforms.types : null);
     this.checkedDispatches.add(shape);
+    return iface;
   }
 
   /**
@@ -189,8 +189,9 @@ export class Engine {
    */
   dispatch(k: KernelSpec, storage: (Tensor | GPUBuffer)[], uniforms: Uniforms | null, groups: [number, number?, number?]): void {
     if (this.gpu.isLost()) throw new DeviceLostError(this.gpu.adapterName);
-    const pipeline = this.pipelineFor(k);
-    this.checkInterface(k, storage.length, uniforms);
+    const key = kernelKey(k);
+    const pipeline = this.pipelineFor(k, key);
+    const iface = this.checkInterface(k, key, storage.length, uniforms);
     const maxGroups = this.gpu.limits.maxComputeWorkgroupsPerDimension;
     const [gx, gy = 1, gz = 1] = groups;
     if (gx > maxGroups || gy > maxGroups || gz > maxGroups) {
@@ -198,6 +199,8 @@ export class Engine {
     }
     if (gx === 0 || gy === 0 || gz === 0) return;
     const entries: GPUBindGroupEntry[] = storage.map((s, i) => {
+      // Buffers derived from a tensor (packed weights) are remade after any write to it.
+      if (s instanceof Tensor && iface.bindings.get(i)!.kind === 'read_write') s.markWritten();
       const buffer = s instanceof Tensor ? s.gpuBuffer() : s;
       if (buffer.size > this.gpu.limits.maxStorageBufferBindingSize) {
         throw new RangeError(`${k.op}: binding ${i} is ${buffer.size} bytes, over maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}; split the batch`);

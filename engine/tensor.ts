@@ -1,13 +1,23 @@
 // A float32 tensor: a contiguous, row-major (NCHW for images) view of a pooled GPU storage buffer.
 // reshape() makes another view of the same storage; the buffer returns to the pool when the last
-// view is disposed.
+// view is disposed. Each storage counts the dispatches that wrote it, so that a buffer derived from
+// it (a conv weight packed for the kernels) is remade only after the tensor changed, not per call.
 import type { Engine } from './runtime.ts';
 
 let nextId = 1;
 
+interface Derived {
+  buffer: GPUBuffer;
+  /** The storage's write count when the buffer was last made. */
+  madeAt: number;
+}
+
 interface Storage {
   buffer: GPUBuffer;
   views: number;
+  /** Writes encoded into the buffer after its creation (dispatches binding it read_write, uploads). */
+  writes: number;
+  derived: Map<string, Derived> | null;
 }
 
 export class Tensor {
@@ -24,7 +34,7 @@ export class Tensor {
       this.storage = shareWith.liveStorage();
       this.storage.views++;
     } else {
-      this.storage = { buffer: engine.pool.acquire(this.size * 4, label), views: 1 };
+      this.storage = { buffer: engine.pool.acquire(this.size * 4, label), views: 1, writes: 0, derived: null };
     }
     engine.track(this);
   }
@@ -46,6 +56,31 @@ export class Tensor {
     return this.liveStorage().buffer;
   }
 
+  /** Records a write into the storage (the runtime calls it for every dispatch that binds it read_write). */
+  markWritten(): void {
+    this.liveStorage().writes++;
+  }
+
+  /**
+   * A pooled buffer of `bytes` derived from this tensor's contents, cached on its storage under
+   * `key` (shared by all views) and remade by `make` only when the storage was written since: a
+   * model's weights pack once, a weight an optimizer updates repacks after each update. The buffer
+   * belongs to the storage, returns to the pool with it, and must not be written by anyone else.
+   */
+  derivedBuffer(key: string, bytes: number, make: (buffer: GPUBuffer) => void): GPUBuffer {
+    const storage = this.liveStorage();
+    storage.derived ??= new Map();
+    let d = storage.derived.get(key);
+    if (d && d.madeAt === storage.writes) return d.buffer;
+    if (!d) {
+      d = { buffer: this.engine.pool.acquire(bytes, `derived ${key}`), madeAt: -1 };
+      storage.derived.set(key, d);
+    }
+    make(d.buffer);
+    d.madeAt = storage.writes;
+    return d.buffer;
+  }
+
   /** A view with another shape of the same number of elements (no copy, no gradient bookkeeping). */
   view(shape: readonly number[]): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -55,7 +90,10 @@ export class Tensor {
 
   dispose(): void {
     if (!this.storage) return;
-    if (--this.storage.views === 0) this.engine.pool.release(this.storage.buffer);
+    if (--this.storage.views === 0) {
+      this.engine.pool.release(this.storage.buffer);
+      for (const d of this.storage.derived?.values() ?? []) this.engine.pool.release(d.buffer);
+    }
     this.storage = null;
     this.engine.untrack(this);
   }

@@ -24,11 +24,17 @@ export function empty(engine: Engine, shape: readonly number[], label: string): 
 export function fromArray(engine: Engine, data: ArrayLike<number>, shape: readonly number[], label = 'upload'): Tensor {
   const t = new Tensor(engine, shape, label);
   if (data.length !== t.size) throw new RangeError(`${label}: ${data.length} values for shape [${shape}] (${t.size} expected)`);
-  const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
-  // writeBuffer rejects views of SharedArrayBuffers; copy those first.
-  const src = f32.buffer instanceof ArrayBuffer ? f32 : new Float32Array(f32);
-  engine.device.queue.writeBuffer(t.gpuBuffer(), 0, src.buffer, src.byteOffset, src.byteLength);
+  upload(t, data instanceof Float32Array ? data : Float32Array.from(data));
   return t;
+}
+
+/** Overwrites all of t with `data` (queued before the next submit's commands), as a write to t. */
+export function upload(t: Tensor, data: Float32Array): void {
+  if (data.length !== t.size) throw new RangeError(`upload: ${data.length} values for [${t.shape}] (${t.size} expected)`);
+  // writeBuffer rejects views of SharedArrayBuffers; copy those first.
+  const src = data.buffer instanceof ArrayBuffer ? data : new Float32Array(data);
+  t.engine.device.queue.writeBuffer(t.gpuBuffer(), 0, src.buffer, src.byteOffset, src.byteLength);
+  t.markWritten();
 }
 
 export const fillKernel = (tuning: Tuning): KernelSpec => ({ op: 'fill', shader: 'fill', defines: { WG: FLAT_WG, RUN: tuning.flatRun } });

@@ -2,8 +2,10 @@
 // shaders/conv2d.wgsl: FORWARD, TRANSPOSED (ConvTranspose2d = conv2d's input gradient) and
 // WEIGHT_GRAD. Each op's backward reuses the other's forward pass. FORWARD and TRANSPOSED read
 // their input as it is (the kernels zero what lies outside the image); WEIGHT_GRAD reads zero-padded
-// copies of its input and output gradient. Every pass reads the weight repacked as vec4s over output
-// channels, made per call (one small dispatch) so the inner loops load whole vec4s of weights.
+// copies of its input and output gradient. FORWARD and TRANSPOSED read the weight repacked as vec4s
+// over output channels so the inner loops load whole vec4s of weights; the packed copy is cached on
+// the weight's storage and remade only after the weight is written (Tensor.derivedBuffer), so a
+// loaded model packs once and a trained one once per update.
 // The three passes are recorded ops whose gradients are each other (all bilinear), so a tape can
 // differentiate a gradient through a convolution again.
 import { recordDifferentiable } from '../autograd.ts';
@@ -109,17 +111,17 @@ function padded(x: Tensor, top: number, left: number, Hp: number, Wp: number): T
  * [block][ci][ky][kx][blockChannels / 4] holds the taps joining input channel ci to the block's
  * output channels (zero past the last). `outAxis` says which weight axis is the output.
  */
-function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): Tensor {
+function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): GPUBuffer {
   const [A, B, KH, KW] = w.shape;
   const taps = KH * KW;
   const [Cout, Cin] = outAxis === 0 ? [A, B] : [B, A];
   const [sCo, sCi] = outAxis === 0 ? [B * taps, taps] : [taps, B * taps];
   const blocks = ceilDiv(Cout, blockChannels);
-  const out = empty(w.engine, [blocks * Cin * taps, blockChannels], 'conv2d_pack');
-  const size4 = out.size / 4;
-  const { groups, groupsX } = flatGrid(w.engine, size4, WG);
-  w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, Cin, taps, blockChannels / 4, sCo, sCi, size4, groupsX), groups);
-  return out;
+  const size4 = (blocks * Cin * taps * blockChannels) / 4;
+  return w.derivedBuffer(`conv2d_pack [${w.shape}] out ${outAxis} block ${blockChannels}`, size4 * 16, (out) => {
+    const { groups, groupsX } = flatGrid(w.engine, size4, WG);
+    w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, Cin, taps, blockChannels / 4, sCo, sCi, size4, groupsX), groups);
+  });
 }
 
 /** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
@@ -141,7 +143,6 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
   const operands = [x, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
   x.engine.dispatch(kernel, operands, u, [...groups, ceilDiv(Cout, tile.channels)]);
-  wp.dispose();
   return out;
 }
 
@@ -165,7 +166,6 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
   const kernel = convKernel(x.engine.tuning, tile, 'transposed', KH, KW, S, { bias: !!bias });
   x.engine.dispatch(kernel, bias ? [x, wp, bias, out] : [x, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
-  wp.dispose();
   return out;
 }
 

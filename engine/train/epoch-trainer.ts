@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { valueAndGrad } from '../autograd.ts';
 import type { Dataset } from '../data/datasets.ts';
+import { upload } from '../ops/common.ts';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.ts';
 import { toFloat32 } from '../io/raw-tensor.ts';
 import type { Params } from '../nn/params.ts';
@@ -152,7 +153,7 @@ export abstract class EpochTrainer<C extends EpochConfig> {
     for (const spec of this.params.specs.list) {
       const saved = tensors.get(spec.name);
       if (!saved) throw new Error(`${path} lacks ${spec.name}`);
-      this.engine.device.queue.writeBuffer(this.params.get(spec.name).gpuBuffer(), 0, toFloat32(saved));
+      upload(this.params.get(spec.name), toFloat32(saved));
     }
     this.optimizer.restore(tensors);
     this.state = { epoch: Number(meta.epoch), step: Number(meta.step), seconds: Number(meta.seconds ?? 0) };

@@ -3,9 +3,12 @@ import * as assert from 'uvu/assert';
 import { valueAndGrad } from '../../engine/index.ts';
 import { sum } from '../../engine/ops/index.ts';
 import { conv2d, convTranspose2d } from '../../engine/ops/conv.ts';
-import { rng } from '../helpers/check.ts';
+import * as ref from '../../engine/reference/conv.ts';
+import { ParamSpecs, Params } from '../../engine/nn/params.ts';
+import { Optimizer } from '../../engine/train/optimizer.ts';
+import { assertClose, freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
-import { randomNd, upload } from '../helpers/harness.ts';
+import { download, randomNd, upload } from '../helpers/harness.ts';
 import { opTable } from '../helpers/op-harness.ts';
 import { CONV_CASES } from './cases/conv.ts';
 
@@ -49,6 +52,45 @@ test('repeated conv forward + backward returns the pool to its starting live byt
   assert.is(after.liveBytes, before.liveBytes);
   assert.is(after.liveTensors, before.liveTensors);
   assert.is(after.allocations, before.allocations, 'a warm pool allocates nothing new');
+});
+
+
+test('the packed weight is made once per weight and remade after an in-place update', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const seed = freshSeed();
+  const random = rng(seed);
+  const specs = new ParamSpecs();
+  specs.add('w', [5, 3, 3, 3], { normal: 1 });
+  const params = Params.init(engine, specs, seed);
+  const w = params.get('w');
+  const xNd = randomNd(random, [2, 3, 9, 7]);
+  const gNd = randomNd(random, [5, 3, 3, 3]);
+  const x = upload(engine, xNd);
+  const g = upload(engine, gNd);
+  const optimizer = new Optimizer(params, { kind: 'sgd', lr: 0.5, momentum: 0 });
+  const dispatchesOf = (fn: () => void) => {
+    const before = engine.stats().dispatches;
+    fn();
+    return engine.stats().dispatches - before;
+  };
+  const check = async (label: string) => {
+    const wNd = await download(w);
+    const out = conv2d(x, w, undefined, { padding: 1 });
+    assertClose(`seed ${seed}, ${label}`, await out.read(), ref.conv2d(xNd, wNd, undefined, { padding: 1 }).data, 1e-4);
+    out.dispose();
+  };
+  const first = dispatchesOf(() => conv2d(x, w, undefined, { padding: 1 }).dispose());
+  const again = dispatchesOf(() => conv2d(x, w, undefined, { padding: 1 }).dispose());
+  assert.is(again, first - 1, 'the second conv with the same weight packs nothing');
+  await check('before the update');
+  optimizer.apply([g]);
+  await check('after one SGD step written in place');
+  const afterUpdate = dispatchesOf(() => conv2d(x, w, undefined, { padding: 1 }).dispose());
+  assert.is(afterUpdate, again, 'after the repack the weight is cached again');
+  optimizer.dispose();
+  params.dispose();
+  for (const t of [x, g]) t.dispose();
 });
 
 test.run();
