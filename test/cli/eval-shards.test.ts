@@ -77,6 +77,32 @@ test('a defence attacked in two runs (one attack each) merges into the row of on
   assert.match(r.stderr, /agdm: two runs classify the same clean images differently/);
 });
 
+test('merge --stronger keeps the larger budget of an attack two runs both ran, and says what it superseded', () => {
+  const withAttack = (attack: string, steps: string) => BASE.map((a, i) => (BASE[i - 1] === '--attack' ? attack : BASE[i - 1] === '--steps' ? steps : a));
+  purify(...withAttack('pgd', '2'), '--json', join(dir, 'pgd-2.json'));
+  purify(...withAttack('pgd', '4'), '--json', join(dir, 'pgd-4.json'));
+  const refused = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'pgd-2.json'), join(dir, 'pgd-4.json')], { encoding: 'utf8' });
+  assert.is(refused.status, 1);
+  assert.match(refused.stderr, /attack pgd was run in two runs .*--stronger/);
+  const longer = JSON.parse(readFileSync(join(dir, 'pgd-4.json'), 'utf8'));
+  for (const order of [['pgd-2.json', 'pgd-4.json'], ['pgd-4.json', 'pgd-2.json']]) {
+    purify('eval', 'merge', ...order.map((f) => join(dir, f)), '--stronger', '--json', join(dir, 'stronger.json'), '--md', join(dir, 'stronger.md'));
+    const merged = JSON.parse(readFileSync(join(dir, 'stronger.json'), 'utf8'));
+    for (const [i, d] of merged.defenses.entries()) {
+      assert.equal(d.attacks.map((a: { settings: { steps: number } }) => a.settings.steps), [4], `${order}: the 4-step pgd stays`);
+      assert.equal(d.flags.attacks, longer.defenses[i].flags.attacks, `${order}: its per-image flags are the 4-step run's`);
+      assert.equal(d.worstCase, longer.defenses[i].worstCase);
+    }
+    assert.match(readFileSync(join(dir, 'stronger.md'), 'utf8'), /- agdm \/ pgd at 2 steps × EOT 1 \([\d.]+ %\), superseded by 4 steps × EOT 1/);
+  }
+  // Another run at the same budget (here: another step size) is a real conflict, not a convergence check.
+  for (const d of longer.defenses) for (const a of d.attacks) a.settings.stepSize = 0.01;
+  writeFileSync(join(dir, 'pgd-4-other.json'), JSON.stringify(longer));
+  const same = spawnSync(process.execPath, ['tools/purify.mjs', 'eval', 'merge', join(dir, 'pgd-4.json'), join(dir, 'pgd-4-other.json'), '--stronger'], { encoding: 'utf8' });
+  assert.is(same.status, 1);
+  assert.match(same.stderr, /same budget/);
+});
+
 test('scoring draws: a run scored under 3 noise draws pairs with a one-draw run on the draw both have', () => {
   const args = (defense: string, draws: string) => ['eval', '--defense', defense, '--tstar', '1', '--attack', 'fgsm', '--eps', '0.15', '--n', '6', '--batch', '3', '--sanity-n', '0', '--examples', '0', '--score-draws', draws];
   purify(...args('agdm', '3'), '--json', join(dir, 'draws.json'));

@@ -5,10 +5,14 @@
 // A defence attacked in several runs (a later run adding an attack) on the same images, seeds,
 // weights and chains becomes one row: its attacks side by side, the worst case over all of them.
 // --images FIRST-LAST reports a subset of the images (e.g. leaving out those a default was tuned on).
+// --stronger: where two such runs ran the same attack at different budgets (a convergence check
+// rerunning it with more EOT samples), the larger budget's column stays and the report says which
+// budget it superseded; without it the collision is refused.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { joinFlags, sliceFlags, summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
-import { reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
+import type { AttackResult } from '../../engine/eval/evaluate.ts';
+import { percent, reportRows, renderReport, type DefenseReport, type EvalReport } from './eval-report.ts';
 import { writeOutput } from './output-file.ts';
 
 /**
@@ -46,10 +50,32 @@ function summarized(d: Unsummarized, flags: PerImageFlags): DefenseReport {
   };
 }
 
-/** One defence's results from two runs with different attacks, as one run of all the attacks. */
-function joinAttacks(a: DefenseReport, b: DefenseReport): DefenseReport {
-  const twice = b.attacks.find((x) => a.attacks.some((y) => y.attack === x.attack));
-  if (twice) throw new RangeError(`${a.defense}: attack ${twice.attack} was run in two runs of the same defence on the same images; merge one of them`);
+/** Gradients (or queries) per image and seed: the budget --stronger compares. */
+const budget = (a: AttackResult) => a.settings.steps * a.eot;
+const budgetText = (a: AttackResult) => (a.attack === 'square' ? `${a.settings.steps} queries` : `${a.settings.steps} steps × EOT ${a.eot}`);
+
+/** d without attack `name`: its column, its flags and its surrogate scores. */
+function withoutAttack(d: DefenseReport, name: string): DefenseReport {
+  const drop = <T>(r: Record<string, T> | undefined) => r && Object.fromEntries(Object.entries(r).filter(([k]) => k !== name));
+  return { ...d, attacks: d.attacks.filter((x) => x.attack !== name), surrogateAccuracy: drop(d.surrogateAccuracy), flags: { ...d.flags, attacks: drop(d.flags.attacks)!, surrogate: drop(d.flags.surrogate) } };
+}
+
+/**
+ * One defence's results from two runs with different attacks, as one run of all the attacks. An
+ * attack both ran is refused, unless `stronger`: then the larger budget's results stay.
+ */
+function joinAttacks(first: DefenseReport, second: DefenseReport, stronger: boolean): DefenseReport {
+  let [a, b] = [first, second];
+  const superseded = [...(a.superseded ?? []), ...(b.superseded ?? [])];
+  for (const x of b.attacks.filter((x) => a.attacks.some((y) => y.attack === x.attack))) {
+    const y = a.attacks.find((y) => y.attack === x.attack)!;
+    if (!stronger) throw new RangeError(`${a.defense}: attack ${x.attack} was run in two runs of the same defence on the same images; merge one of them (or --stronger keeps the larger budget)`);
+    if (budget(x) === budget(y)) throw new RangeError(`${a.defense}: attack ${x.attack} was run twice at the same budget (${budgetText(x)}); merge one of them`);
+    const [kept, weaker] = budget(x) > budget(y) ? [x, y] : [y, x];
+    superseded.push(`${x.attack} at ${budgetText(weaker)} (${percent(weaker.robust.mean)} %), superseded by ${budgetText(kept)}`);
+    if (kept === x) a = withoutAttack(a, x.attack);
+    else b = withoutAttack(b, x.attack);
+  }
   if (JSON.stringify(a.flags.clean) !== JSON.stringify(b.flags.clean)) {
     throw new RangeError(`${a.defense}: two runs classify the same clean images differently, so their per-image results cannot be joined (were they run from different code?)`);
   }
@@ -64,6 +90,7 @@ function joinAttacks(a: DefenseReport, b: DefenseReport): DefenseReport {
     ...(gradientGap && { gradientGap }),
     sanity: [...a.sanity, ...b.sanity],
     seconds: a.seconds + b.seconds,
+    ...(superseded.length && { superseded }),
   }, flags);
 }
 
@@ -72,7 +99,7 @@ function joinAttacks(a: DefenseReport, b: DefenseReport): DefenseReport {
  * the first run that has it; a run left without defences is dropped, its command kept by the run that
  * took its rows.
  */
-export function joinAttackRuns(runs: EvalReport[]): EvalReport[] {
+export function joinAttackRuns(runs: EvalReport[], stronger = false): EvalReport[] {
   const hosts = new Map<string, { run: EvalReport; index: number }>();
   const kept: EvalReport[] = [];
   for (const r of runs) {
@@ -85,7 +112,7 @@ export function joinAttackRuns(runs: EvalReport[]): EvalReport[] {
         run.defenses.push(d);
         continue;
       }
-      host.run.defenses[host.index] = joinAttacks(host.run.defenses[host.index], d);
+      host.run.defenses[host.index] = joinAttacks(host.run.defenses[host.index], d, stronger);
       host.run.commands = [...new Set([...host.run.commands, ...r.commands])];
       host.run.date = [host.run.date, r.date].sort().at(-1)!;
     }
@@ -165,10 +192,10 @@ function joinPartial(shards: EvalReport[]): EvalReport {
  * Groups files by run and joins each group's shards, in the order the runs first appear, then joins
  * the rows of a defence that several runs attacked.
  */
-export function mergeReports(reports: EvalReport[], partial = false): EvalReport[] {
+export function mergeReports(reports: EvalReport[], partial = false, stronger = false): EvalReport[] {
   const groups = new Map<string, EvalReport[]>();
   for (const r of reports) groups.set(runIdentity(r), [...(groups.get(runIdentity(r)) ?? []), r]);
-  return joinAttackRuns([...groups.values()].map((g) => joinShards(g, partial)));
+  return joinAttackRuns([...groups.values()].map((g) => joinShards(g, partial)), stronger);
 }
 
 /**
@@ -200,11 +227,12 @@ export async function run(argv: string[]): Promise<void> {
       notes: { type: 'string' },
       partial: { type: 'boolean', default: false },
       images: { type: 'string' },
+      stronger: { type: 'boolean', default: false },
     },
   });
-  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md] [--partial] [--images FIRST-LAST]');
+  if (!positionals.length) throw new Error('usage: purify eval merge FILE.json... [--json OUT.json] [--md OUT.md] [--title T] [--notes N.md] [--partial] [--images FIRST-LAST] [--stronger]');
   const range = values.images ? parseImageRange(values.images) : null;
-  const merged = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial);
+  const merged = mergeReports(positionals.flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport | EvalReport[]), values.partial, values.stronger);
   const runs = range ? restrictImages(merged, ...range) : merged;
   if (values.json) writeOutput(values.json, JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2) + '\n');
   const md = renderReport(runs, values.title) + (values.notes ? `\n\n${readFileSync(values.notes, 'utf8').trim()}` : '');

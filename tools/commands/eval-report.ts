@@ -31,6 +31,8 @@ export interface DefenseReport {
   flags: PerImageFlags;
   sanity: SanityCheck[];
   seconds: number;
+  /** Attacks `eval merge --stronger` dropped for the same attack at a larger budget, as report text. */
+  superseded?: string[];
 }
 
 export interface GapReport extends GradientGap {
@@ -237,6 +239,7 @@ function threatSection(runs: EvalReport[]): string {
   for (const d of defenses) {
     if (d.surrogate) lines.push(`- ${d.defense}: the attacks differentiate a surrogate chain, ${chainText(d.surrogate)}; their images are scored on the defence above`);
     for (const a of d.attacks) lines.push(`- ${d.defense} / ${attackText(a)}; ${perImage(a.secondsPerImage)} per image`);
+    for (const text of d.superseded ?? []) lines.push(`- ${d.defense} / ${text} (eval merge --stronger)`);
   }
   lines.push(...gapSection(defenses));
   lines.push('', '### Sanity checks', '');
