@@ -199,9 +199,12 @@ export class Engine {
     }
     if (gx === 0 || gy === 0 || gz === 0) return;
     const entries: GPUBindGroupEntry[] = storage.map((s, i) => {
-      // Buffers derived from a tensor (packed weights) are remade after any write to it.
-      if (s instanceof Tensor && iface.bindings.get(i)!.kind === 'read_write') s.markWritten();
-      const buffer = s instanceof Tensor ? s.gpuBuffer() : s;
+      let buffer = s as GPUBuffer;
+      if (s instanceof Tensor) {
+        // Buffers derived from a tensor (packed weights) are remade after any write to it.
+        if (iface.bindings.get(i)!.kind === 'read_write') s.markWritten();
+        buffer = s.gpuBuffer();
+      }
       if (buffer.size > this.gpu.limits.maxStorageBufferBindingSize) {
         throw new RangeError(`${k.op}: binding ${i} is ${buffer.size} bytes, over maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}; split the batch`);
       }

@@ -54,7 +54,6 @@ test('repeated conv forward + backward returns the pool to its starting live byt
   assert.is(after.allocations, before.allocations, 'a warm pool allocates nothing new');
 });
 
-
 test('the packed weight is made once per weight and remade after an in-place update', async () => {
   const engine = await getEngine();
   if (!engine) return;

@@ -54,10 +54,10 @@ function summarized(d: Unsummarized, flags: PerImageFlags): DefenseReport {
 const budget = (a: AttackResult) => a.settings.steps * a.eot;
 const budgetText = (a: AttackResult) => (a.attack === 'square' ? `${a.settings.steps} queries` : `${a.settings.steps} steps × EOT ${a.eot}`);
 
-/** d without attack `name`: its column, its flags and its surrogate scores. */
+/** d without attack `name`: its column and its per-image flags (joinAttacks recomputes every summary from the flags). */
 function withoutAttack(d: DefenseReport, name: string): DefenseReport {
   const drop = <T>(r: Record<string, T> | undefined) => r && Object.fromEntries(Object.entries(r).filter(([k]) => k !== name));
-  return { ...d, attacks: d.attacks.filter((x) => x.attack !== name), surrogateAccuracy: drop(d.surrogateAccuracy), flags: { ...d.flags, attacks: drop(d.flags.attacks)!, surrogate: drop(d.flags.surrogate) } };
+  return { ...d, attacks: d.attacks.filter((x) => x.attack !== name), flags: { ...d.flags, attacks: drop(d.flags.attacks)!, surrogate: drop(d.flags.surrogate) } };
 }
 
 /**
