@@ -9,7 +9,9 @@ import { runAttack } from '../../engine/attacks/index.ts';
 import { logitLoss } from '../../engine/attacks/objectives.ts';
 import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { pipelineTarget } from '../../engine/attacks/target.ts';
+import type { Classifier } from '../../engine/models/types.ts';
 import { fromArray } from '../../engine/ops/index.ts';
+import type { Tensor } from '../../engine/tensor.ts';
 import { freshSeed, rng } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
 import { SIZE, checkDirectional, smoothClassifier, smoothGuide, tinyDenoiser, tinyImages, unitDirection } from './fixtures.ts';
@@ -31,12 +33,29 @@ async function fixture() {
 
 const sumOf = (v: Float64Array) => v.reduce((s, x) => s + x, 0);
 
+/**
+ * Labels that keep c_φ's cross-entropy gradient, J^T(softmax − onehot), well away from zero in
+ * both goals: image 0 is labelled with c_φ's top class, so the targeted term pulls toward a real
+ * runner-up; image 1 with c_φ's least likely class, so the untargeted term is unsaturated; the rest
+ * at random. Random labels alone let a confident c_φ make the targeted term (toward its own top
+ * class) vanish, and the check of the check then has nothing to detect.
+ */
+async function unsaturatedLabels(guide: Classifier, x: Tensor): Promise<number[]> {
+  const logits = await x.engine.scopeAsync(() => guide.logits(x).read());
+  return Array.from({ length: x.shape[0] }, (_, i) => {
+    const row = Array.from(logits.slice(i * 10, (i + 1) * 10));
+    if (i === 0) return row.indexOf(Math.max(...row));
+    if (i === 1) return row.indexOf(Math.min(...row));
+    return Math.floor(random() * 10);
+  });
+}
+
 test('hijack gradient matches central differences of CE(f∘P) ± CE(c_φ), untargeted and targeted; the chain term alone fails', async () => {
   if (!(await getEngine())) return;
   const { engine, p, guide } = await fixture();
   const images = tinyImages(random, N);
-  const labels = Array.from({ length: N }, () => Math.floor(random() * 10));
   const x = fromArray(engine, images, [N, 1, SIZE, SIZE]);
+  const labels = await unsaturatedLabels(guide, x);
   const draw: NoiseDraw = { seed: 9, repeat: 1, firstIndex: 0 };
   const targets = await runnerUpTargets(guide, x, labels);
   const target = pipelineTarget(p);

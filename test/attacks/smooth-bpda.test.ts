@@ -21,6 +21,8 @@ const seed = freshSeed();
 const random = rng(seed);
 console.log(`  seed ${seed}`);
 const N = 3;
+const FAR_BETA = 1;
+const STRONG_SCALE = 50;
 
 async function fixture() {
   const engine = (await getEngine())!;
@@ -111,17 +113,21 @@ test('the smooth estimator is the exact gradient of the surrogate chain; the ReL
   console.log(`    β=${SMOOTH_BETA}: ‖∇smooth − ∇ReLU‖ / ‖∇smooth‖ = ${gap.toExponential(2)}`);
   assert.ok(gap > 1e-4, 'the smooth estimator returned the ReLU chain\'s gradient');
   // At β = 1 the surrogate is far from ReLU: the check passes its gradient and fails the ReLU chain's
-  // along the direction where the two differ.
-  const far = smoothSurrogate(p, 1);
+  // along the direction where the two differ. c_φ reaches the chain's gradient only through the
+  // guidance, so at the fixture's scale the two were as little as 0.4 % apart on some seeds, within
+  // reach of the check's 0.2 % tolerance; a stronger guidance scale makes c_φ's share large.
+  const strong: DefendedPipeline = { ...p, defense: { ...p.defense, options: { ...p.defense.options, scale: STRONG_SCALE } } };
+  const far = smoothSurrogate(strong, FAR_BETA);
   const farObjective = objectiveOf(far);
   const farGrad = (await gradientOf(far, 'full')).grad;
-  await checkDirectional('surrogate β=1, its own gradient', farGrad, images, unitDirection(random, images.length), farObjective, 1e-3, 2e-3);
-  const diff = Float32Array.from(farGrad, (g, i) => g - relu.grad[i]);
+  const strongRelu = await gradientOf(strong, 'full');
+  await checkDirectional(`surrogate β=${FAR_BETA}, its own gradient`, farGrad, images, unitDirection(random, images.length), farObjective, 1e-3, 2e-3);
+  const diff = Float32Array.from(farGrad, (g, i) => g - strongRelu.grad[i]);
   const norm = Math.hypot(...diff);
-  console.log(`    β=1: ‖∇smooth − ∇ReLU‖ / ‖∇smooth‖ = ${relativeGap(farGrad, relu.grad).toExponential(2)}`);
+  console.log(`    β=${FAR_BETA}: ‖∇smooth − ∇ReLU‖ / ‖∇smooth‖ = ${relativeGap(farGrad, strongRelu.grad).toExponential(2)}`);
   let failed = false;
   try {
-    await checkDirectional('surrogate β=1, the ReLU chain\'s gradient', relu.grad, images, diff.map((v) => v / norm), farObjective, 1e-3, 2e-3);
+    await checkDirectional(`surrogate β=${FAR_BETA}, the ReLU chain's gradient`, strongRelu.grad, images, diff.map((v) => v / norm), farObjective, 1e-3, 2e-3);
   } catch {
     failed = true;
   }
