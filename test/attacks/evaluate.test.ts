@@ -10,6 +10,8 @@ import { smoothClassifier, tinyDenoiser, tinyImages } from './fixtures.ts';
 import { argmaxRows } from '../../engine/eval/predict.ts';
 import { evaluationDraw, pipelineLogits, purifyAndClassify } from '../../engine/purify/defended.ts';
 import { fromArray } from '../../engine/ops/index.ts';
+import type { Engine } from '../../engine/runtime.ts';
+import type { Tensor } from '../../engine/tensor.ts';
 
 const seed = freshSeed();
 const random = rng(seed);
@@ -48,14 +50,26 @@ test('evaluate: batch-independent per-image results, worst case, summaries, exam
   assert.ok(Math.abs(whole.clean.mean - mean) < 1e-12);
 });
 
+/**
+ * A smooth classifier that names at least two classes on `x`: some random initialisations name
+ * one class for every image of this range, and then no noise draw can change a label.
+ */
+async function varyingClassifier(engine: Engine, x: Tensor) {
+  for (let k = 0; k < 20; k++) {
+    const classifier = smoothClassifier(engine, seed + 1000 * k);
+    if (new Set(argmaxRows(await pipelineLogits({ classifier }, x, { seed: 0, repeat: 0, firstIndex: 0 }), 10)).size > 1) return classifier;
+  }
+  throw new Error('no classifier seed names two classes on these images');
+}
+
 test('scoring draws: one row per (seed, draw), draw 0 is the one-draw run, draw d is the defence under noise draw d', async () => {
   const engine = await getEngine();
   if (!engine) return;
-  const classifier = smoothClassifier(engine, seed);
-  const p: Pipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'diffpure', tStar: 6 } } };
   const n = 12;
   const images = tinyImages(random, n);
   const x = fromArray(engine, images, [n, 1, 8, 8]);
+  const classifier = await varyingClassifier(engine, x);
+  const p: Pipeline = { classifier, defense: { denoiser: tinyDenoiser(engine, seed + 1), options: { method: 'diffpure', tStar: 6 } } };
   const predicted = async (s: number, d: number) => (await purifyAndClassify(p, x, evaluationDraw(s, 0, d))).predictions;
   // Labels = the defence's labels under draw 1, so a row scored under another draw shows where that draw's labels differ.
   const labels = await predicted(3, 1);
