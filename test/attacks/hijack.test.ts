@@ -9,6 +9,7 @@ import { runAttack } from '../../engine/attacks/index.ts';
 import { logitLoss } from '../../engine/attacks/objectives.ts';
 import { pipelineLogits, type DefendedPipeline, type NoiseDraw } from '../../engine/purify/defended.ts';
 import { pipelineTarget } from '../../engine/attacks/target.ts';
+import { argmaxRows } from '../../engine/eval/predict.ts';
 import type { Classifier } from '../../engine/models/types.ts';
 import { fromArray } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
@@ -42,12 +43,10 @@ const sumOf = (v: Float64Array) => v.reduce((s, x) => s + x, 0);
  */
 async function unsaturatedLabels(guide: Classifier, x: Tensor): Promise<number[]> {
   const logits = await x.engine.scopeAsync(() => guide.logits(x).read());
-  return Array.from({ length: x.shape[0] }, (_, i) => {
-    const row = Array.from(logits.slice(i * 10, (i + 1) * 10));
-    if (i === 0) return row.indexOf(Math.max(...row));
-    if (i === 1) return row.indexOf(Math.min(...row));
-    return Math.floor(random() * 10);
-  });
+  const k = guide.classes;
+  const top = argmaxRows(logits, k);
+  const bottom = argmaxRows(logits.map((v) => -v), k);
+  return Array.from({ length: x.shape[0] }, (_, i) => (i === 0 ? top[i] : i === 1 ? bottom[i] : Math.floor(random() * k)));
 }
 
 test('hijack gradient matches central differences of CE(f∘P) ± CE(c_φ), untargeted and targeted; the chain term alone fails', async () => {
