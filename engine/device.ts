@@ -27,7 +27,7 @@ export interface GpuContext {
   device: GPUDevice;
   adapterName: string;
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
-  features: { timestampQuery: boolean; shaderF16: boolean };
+  features: { timestampQuery: boolean; shaderF16: boolean; subgroups: boolean };
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number; maxComputeWorkgroupsPerDimension: number; maxComputeInvocationsPerWorkgroup: number };
   software: boolean;
   /** Resolves when the device is lost or destroyed. */
@@ -154,6 +154,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<GpuContex
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // Row reductions use subgroup operations where the adapter has them (engine/ops/tuning.ts).
+  if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups' as GPUFeatureName);
   if (opts.wantF16 && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
   const al = adapter.limits;
   const device = await adapter.requestDevice({
@@ -189,7 +191,7 @@ function wrapDevice(device: GPUDevice, name: string, adapter: GPUAdapter | undef
     device,
     adapterName: name,
     adapterInfo: { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', device: info?.device ?? '', description: info?.description ?? '' },
-    features: { timestampQuery: device.features.has('timestamp-query'), shaderF16: device.features.has('shader-f16') },
+    features: { timestampQuery: device.features.has('timestamp-query'), shaderF16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups') },
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
@@ -209,6 +211,6 @@ function wrapDevice(device: GPUDevice, name: string, adapter: GPUAdapter | undef
 
 export function describeContext(ctx: GpuContext): string {
   const i = ctx.adapterInfo;
-  const feats = [ctx.features.timestampQuery && 'timestamp-query', ctx.features.shaderF16 && 'shader-f16'].filter(Boolean).join(', ') || 'none';
+  const feats = [ctx.features.timestampQuery && 'timestamp-query', ctx.features.shaderF16 && 'shader-f16', ctx.features.subgroups && 'subgroups'].filter(Boolean).join(', ') || 'none';
   return `${ctx.adapterName} (vendor ${i.vendor || '?'}, architecture ${i.architecture || '?'}${ctx.software ? ', software' : ''}; features: ${feats})`;
 }

@@ -26,7 +26,10 @@ export function parseKernelInterface(wgsl: string, label: string): KernelInterfa
     const [, group, index, space, name, type] = m;
     if (group !== '0') throw new Error(`${label}: binding ${name} is in group ${group}; kernels here bind group 0 only`);
     const parts = space.split(',').map((s) => s.trim());
-    const kind: BindingKind = parts[0] === 'uniform' ? 'uniform' : parts[1] === 'read_write' ? 'read_write' : 'read';
+    // A uniform-buffer array (conv weights on CPU drivers) is an operand the dispatch binds like a
+    // read-only storage buffer; the uniform struct is the Uniforms block.
+    const operand = parts[0] === 'uniform' && type.startsWith('array');
+    const kind: BindingKind = parts[0] === 'uniform' && !operand ? 'uniform' : parts[1] === 'read_write' ? 'read_write' : 'read';
     if (bindings.has(Number(index))) throw new Error(`${label}: binding ${index} is declared twice (${bindings.get(Number(index))!.name}, ${name})`);
     bindings.set(Number(index), { name, kind });
     if (kind === 'uniform') uniformStruct = type;

@@ -42,7 +42,7 @@ export class BufferPool {
       buffer = this.device.createBuffer({
         label,
         size,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       });
       this.stats.allocations++;
     }

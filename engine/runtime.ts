@@ -67,6 +67,15 @@ export class Uniforms {
   }
 }
 
+/** Part of a buffer bound on its own (a window of a weight too large for one uniform binding). */
+export interface BufferWindow {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+const isWindow = (s: Tensor | GPUBuffer | BufferWindow): s is BufferWindow => !(s instanceof Tensor) && 'offset' in s;
+
 export interface EngineOptions extends DeviceOptions {
   /** Kernel variants: a Tuning or the name of one (engine/ops/tuning.ts); default: chosen from the adapter. */
   tuning?: Tuning | string;
@@ -107,7 +116,8 @@ export class Engine {
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const gpu = await acquireDevice(opts);
-    return new Engine(gpu, chooseTuning(gpu.software, opts.tuning, gpu.limits.maxComputeWorkgroupStorageSize));
+    const adapter = { software: gpu.software, workgroupStorageBytes: gpu.limits.maxComputeWorkgroupStorageSize, subgroups: gpu.features.subgroups };
+    return new Engine(gpu, chooseTuning(adapter, opts.tuning));
   }
 
   get device(): GPUDevice {
@@ -184,10 +194,11 @@ export class Engine {
   }
 
   /**
-   * Encodes one dispatch. `storage` buffers bind at 0..n-1 in order, the uniform block at n.
-   * Kernels should have been precompiled; a late one compiles synchronously and is counted.
+   * Encodes one dispatch. `storage` buffers bind at 0..n-1 in order, the uniform block at n; a
+   * BufferWindow binds part of a buffer. Kernels should have been precompiled; a late one compiles
+   * synchronously and is counted.
    */
-  dispatch(k: KernelSpec, storage: (Tensor | GPUBuffer)[], uniforms: Uniforms | null, groups: [number, number?, number?]): void {
+  dispatch(k: KernelSpec, storage: (Tensor | GPUBuffer | BufferWindow)[], uniforms: Uniforms | null, groups: [number, number?, number?]): void {
     if (this.gpu.isLost()) throw new DeviceLostError(this.gpu.adapterName);
     const key = kernelKey(k);
     const pipeline = this.pipelineFor(k, key);
@@ -199,6 +210,7 @@ export class Engine {
     }
     if (gx === 0 || gy === 0 || gz === 0) return;
     const entries: GPUBindGroupEntry[] = storage.map((s, i) => {
+      if (isWindow(s)) return { binding: i, resource: s };
       let buffer = s as GPUBuffer;
       if (s instanceof Tensor) {
         // Buffers derived from a tensor (packed weights) are remade after any write to it.

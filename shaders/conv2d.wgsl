@@ -15,9 +15,8 @@
 // image, all with selects, which on CPU drivers cost less than branches or per-value loads
 // (measured against a zero-padded copy made per call, an extra pass: see engine/ops/conv.ts).
 // PACK lets the inner loops load whole vec4s of weights. Nothing uses workgroup memory except the
-// FORWARD / TRANSPOSED weight staging below (an earlier weight-staging attempt measured 1.6×
-// slower on CPU drivers; staging a whole chunk of input channels per barrier pair measured 1.5×
-// faster with tools/bench-conv.ts).
+// FORWARD / TRANSPOSED weight staging below, for GPUs: on CPU drivers its barriers cost more than
+// the loads it saves (SwiftShader switches coroutines at each; see SOFTWARE_TUNING).
 // Tiling: FORWARD / TRANSPOSED invocations accumulate ${TCO} output channels (workgroup_id.z) ×
 // P = 4·${NV} pixels of one output row in vec4 registers; per (input channel, kernel row) they
 // load one input row segment and reuse it for all taps of that row. TRANSPOSED splits the output
@@ -28,9 +27,14 @@
 // Limits: pixel tiles fold over workgroup_id x and y (groupsX) to stay under 65535 per dimension;
 // flat indices are i32 (2³¹ values per input). FORWARD / TRANSPOSED stage the block's weights in
 // workgroup memory, STAGED_VEC4S vec4s (a whole number of input channels' taps) per round, two
-// barriers a round. Buffers are read in whole vec4s past a tensor's end: the pool's buffers are
+// barriers a round (STAGED_VEC4S 0: no staging, every invocation loads the weights itself). Buffers are read in whole vec4s past a tensor's end: the pool's buffers are
 // whole multiples of 16 bytes, and what lies past the end is zeroed.
-// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, BIAS, RESIDUAL
+// UNIFORM_WEIGHTS (FORWARD / TRANSPOSED): the packed weight is read through a uniform binding of
+// ${UNIFORM_VEC4S} vec4s (64 KiB, maxUniformBufferBindingSize everywhere): lavapipe loads uniform
+// buffers for less than storage buffers (see SOFTWARE_TUNING). A weight over 64 KiB is bound in
+// windows of whole output-channel blocks, one dispatch each: workgroup_id.z counts blocks from the
+// window's first, p.block0 says which output block that is (0 when the weight is bound whole).
+// Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, UNIFORM_WEIGHTS, BIAS, RESIDUAL
 // (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
 // RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
 
@@ -208,11 +212,15 @@ fn loadRow(plane: u32, iy: i32, ix0: i32, inside: array<bool, SEG>) -> array<f32
   return row;
 }
 
-struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32 }
+struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32, block0: u32 }
 
 // The optional bindings shift the later ones; engine/ops/conv.ts numbers them (BIAS_AT, RESIDUAL_AT, OUT_AT, PARAMS_AT).
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+#if UNIFORM_WEIGHTS
+@group(0) @binding(1) var<uniform> w: array<vec4<f32>, ${UNIFORM_VEC4S}>;
+#else
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+#endif
 #if BIAS
 @group(0) @binding(${BIAS_AT}) var<storage, read> bias: array<f32>;
 #endif
@@ -224,10 +232,18 @@ struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u
 
 var<private> acc: array<array<vec4<f32>, NV>, TCO>;
 
+#if STAGED_VEC4S
 /** The block's packed weights for CHUNK input channels at a time, shared by the workgroup. */
 const STAGED = ${STAGED_VEC4S}u;
 const CHUNK = STAGED / (KH * KW * CV);
 var<workgroup> staged: array<vec4<f32>, STAGED>;
+
+/** Weight vec4 i of the staged chunk. */
+fn weightAt(i: u32) -> vec4<f32> { return staged[i]; }
+#else
+/** Weight vec4 i of the packed weight. */
+fn weightAt(i: u32) -> vec4<f32> { return w[i]; }
+#endif
 
 fn activate(v: f32) -> f32 {
 #if RELU
@@ -266,13 +282,13 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
 
 /**
  * Adds the first `taps` (≤ TAPS) taps over the input row segment: tap t is tap `tap0 + t·tapStep`
- * of the staged weight chunk.
+ * of the staged weight chunk (without staging, of the packed weight).
  */
 fn accumulate(row: array<f32, SEG>, tap0: u32, tapStep: u32, taps: u32) {
   for (var t = 0u; t < TAPS; t++) {
     let wAt = (tap0 + min(t, taps - 1u) * tapStep) * CV;
     var wq: array<vec4<f32>, CV>;
-    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), staged[wAt + b], t < taps); }
+    for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), weightAt(wAt + b), t < taps); }
     for (var j = 0u; j < TCO; j++) {
       let wv = vec4<f32>(wq[j / 4u][j % 4u]);
       for (var v = 0u; v < NV; v++) {
@@ -294,7 +310,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let plane = p.H * p.W;
 #if TRANSPOSED
   let phase = wg.z % (S * S);
-  let block = wg.z / (S * S);
+  let wBlock = wg.z / (S * S);
   let phaseY = phase / S;
   let phaseX = phase % S;
   // Output row y = phaseY + S·tileRow takes kernel rows ky ≡ y + padTop (mod S): tap t is
@@ -307,32 +323,42 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let iy0 = i32(tileRow + (phaseY + p.padTop) / S);
   let ix0 = i32(P * tileX + (phaseX + p.padLeft) / S) - i32(TAPS - 1u);
 #else
-  let block = wg.z;
+  let wBlock = wg.z;
   let iy0 = i32(tileRow * S) - i32(p.padTop);
   let ix0 = i32(tileX * P * S) - i32(p.padLeft);
 #endif
   let inside = columnsInside(ix0);
-  // One storage load per weight per workgroup instead of one per invocation: on CPU drivers every
-  // storage load in a loop is a per-lane scalar loop, and the block's weights are the same for all
-  // 64 invocations (measured 1.5× faster on lavapipe; on GPUs it is the usual shared tile).
+#if STAGED_VEC4S
+  // One storage load per weight per workgroup instead of one per invocation: the usual shared
+  // tile of GPUs, where the block's weights are the same for all 64 invocations.
   for (var ci0 = 0u; ci0 < p.Cin; ci0 += CHUNK) {
     let chunk = min(CHUNK, p.Cin - ci0);
     workgroupBarrier();
-    let first = (block * p.Cin + ci0) * KH * KW * CV;
+    let first = (wBlock * p.Cin + ci0) * KH * KW * CV;
     for (var i = lane; i < chunk * KH * KW * CV; i += 64u) { staged[i] = w[first + i]; }
     workgroupBarrier();
+    // Staged taps count from the chunk's first channel.
+    let wChannel0 = 0u;
+#else
+  // Without staging (CPU drivers, where the barriers cost more than the loads they save), every
+  // invocation reads the packed weight itself; its taps count from the block's first channel.
+  {
+    let ci0 = 0u;
+    let chunk = p.Cin;
+    let wChannel0 = wBlock * p.Cin;
+#endif
     if (live) {
       for (var c = 0u; c < chunk; c++) {
         let channel = (n * p.Cin + ci0 + c) * plane;
 #if TRANSPOSED
         for (var t = 0u; t < tapRows; t++) {
           let row = loadRow(channel, iy0 - i32(t), ix0, inside);
-          accumulate(row, (c * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
+          accumulate(row, ((wChannel0 + c) * KH + kyFirst + S * t) * KW + kxFirst, S, tapCols);
         }
 #else
         for (var ky = 0u; ky < KH; ky++) {
           let row = loadRow(channel, iy0 + i32(ky), ix0, inside);
-          accumulate(row, (c * KH + ky) * KW, 1u, KW);
+          accumulate(row, ((wChannel0 + c) * KH + ky) * KW, 1u, KW);
         }
 #endif
       }
@@ -340,9 +366,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   if (!live) { return; }
 #if TRANSPOSED
-  store(n, block * TCO, phaseY + S * tileRow, phaseX + S * P * tileX, S);
+  store(n, (p.block0 + wBlock) * TCO, phaseY + S * tileRow, phaseX + S * P * tileX, S);
 #else
-  store(n, block * TCO, tileRow, tileX * P, 1u);
+  store(n, (p.block0 + wBlock) * TCO, tileRow, tileX * P, 1u);
 #endif
 }
 #endif

@@ -19,13 +19,24 @@
 // TREE (GPU tunings, STATS and ROW_GRADS only): one workgroup per row instead of one invocation;
 // its ${WG} invocations sum strided slices of the row and combine them through workgroup memory in
 // log2(${WG}) barrier steps, so a row of thousands of values is not one GPU thread's serial walk.
+// TREE + SUBGROUPS (GPUs with the subgroups feature): subgroupAdd first, then one value per subgroup
+// through workgroup memory, 2 barriers a sum. Subgroup membership is the driver's choice, so the
+// invocation subgroupElect picks writes its subgroup's sum at its own index, the others zero, and
+// every invocation adds the ${WG} slots in order: independent of the mapping, the same every run.
 // Otherwise everything is serial per invocation: no workgroup memory or barriers, and long runs, because CPU
 // Vulkan drivers pay per invocation (runs of 64 made the apply pass several times faster on
 // lavapipe than one element per invocation) and run barriers slowly. Runs never straddle segments, so a run's row
 // and channel come from two divisions per run, not per element. Serial sums add blocks of ${BLOCK}
 // first, so rounding grows with n/${BLOCK} + ${BLOCK}, not n.
+// VEC4 (serial STATS and APPLY, where every row (STATS) or segment (APPLY) is a whole number of
+// vec4s): x, the elementwise γ/β and y are read and written 4 values a load. CPU drivers load
+// storage buffers one lane at a time, so this quarters the loads (lavapipe: see engine/ops/norm.ts).
 // ${WG} invocations per workgroup; the flat grid folds into y past maxComputeWorkgroupsPerDimension
 // (linear id = x + y·groupsX·WG).
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 struct Params {
   count: u32,          // invocations: rows, runs or parameters, depending on the pass
@@ -41,15 +52,32 @@ struct Params {
 
 struct RowStats { shift: f32, offset: f32, rstd: f32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+#if VEC4
+alias Value = vec4<f32>;
+const LANES = 4u;
+fn firstOf(v: Value) -> f32 { return v.x; }
+fn sumOf(v: Value) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+#else
+alias Value = f32;
+const LANES = 1u;
+fn firstOf(v: Value) -> f32 { return v; }
+fn sumOf(v: Value) -> f32 { return v; }
+#endif
+
+@group(0) @binding(0) var<storage, read> x: array<Value>;
 #if STATS
 @group(0) @binding(1) var<storage, read_write> stats: array<RowStats>;
 @group(0) @binding(2) var<uniform> p: Params;
 #elif APPLY
 @group(0) @binding(1) var<storage, read> stats: array<RowStats>;
+#if ELEMENT_AFFINE
+@group(0) @binding(2) var<storage, read> gamma: array<Value>;
+@group(0) @binding(3) var<storage, read> beta: array<Value>;
+#else
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#endif
+@group(0) @binding(4) var<storage, read_write> y: array<Value>;
 @group(0) @binding(5) var<uniform> p: Params;
 #elif ROW_GRADS
 @group(0) @binding(1) var<storage, read> stats: array<RowStats>;
@@ -78,11 +106,11 @@ struct RowStats { shift: f32, offset: f32, rstd: f32 }
 @group(0) @binding(5) var<uniform> p: Params;
 #endif
 
-fn normalised(v: f32, s: RowStats) -> f32 {
+fn normalised(v: Value, s: RowStats) -> Value {
   return ((v - s.shift) - s.offset) * s.rstd;
 }
 
-fn silu(v: f32) -> f32 {
+fn silu(v: Value) -> Value {
   return v / (1.0 + exp(-v));
 }
 
@@ -91,7 +119,7 @@ fn siluDerivative(v: f32) -> f32 {
   return s * (1.0 + v * (1.0 - s));
 }
 
-fn activate(v: f32) -> f32 {
+fn activate(v: Value) -> Value {
 #if SILU
   return silu(v);
 #else
@@ -111,6 +139,18 @@ fn runOf(id: u32) -> Run {
 #if TREE
 var<workgroup> partial: array<vec2<f32>, ${WG}>;
 
+#if SUBGROUPS
+/** The sum of every invocation's value; all ${WG} must call it, in uniform control flow. */
+fn rowSum(value: vec2<f32>, lane: u32) -> vec2<f32> {
+  partial[lane] = select(vec2<f32>(0.0), subgroupAdd(value), subgroupElect());
+  workgroupBarrier();
+  var result = partial[0];
+  for (var i = 1u; i < ${WG}u; i++) { result += partial[i]; }
+  // Nobody overwrites a slot for the next sum before everyone has read them all.
+  workgroupBarrier();
+  return result;
+}
+#else
 /** The sum of every invocation's value; all ${WG} must call it, in uniform control flow (${WG} is a power of two). */
 fn rowSum(value: vec2<f32>, lane: u32) -> vec2<f32> {
   partial[lane] = value;
@@ -124,6 +164,7 @@ fn rowSum(value: vec2<f32>, lane: u32) -> vec2<f32> {
   workgroupBarrier();
   return result;
 }
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -175,39 +216,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let id = gid.x + gid.y * p.groupsX * ${WG}u;
   if (id >= p.count) { return; }
 #if STATS
-  let base = id * p.rowLength;
-  let shift = x[base];
+  // In Values (vec4s under VEC4): the row's start and length divide exactly.
+  let base = id * p.rowLength / LANES;
+  let length = p.rowLength / LANES;
+  let shift = firstOf(x[base]);
   var total = 0.0;
-  for (var b = 0u; b < p.rowLength; b += ${BLOCK}u) {
-    var part = 0.0;
-    for (var m = b; m < min(b + ${BLOCK}u, p.rowLength); m++) { part += x[base + m] - shift; }
-    total += part;
+  for (var b = 0u; b < length; b += ${BLOCK}u) {
+    var part = Value(0.0);
+    for (var m = b; m < min(b + ${BLOCK}u, length); m++) { part += x[base + m] - shift; }
+    total += sumOf(part);
   }
   let offset = total / f32(p.rowLength);
   var squares = 0.0;
-  for (var b = 0u; b < p.rowLength; b += ${BLOCK}u) {
-    var part = 0.0;
-    for (var m = b; m < min(b + ${BLOCK}u, p.rowLength); m++) {
+  for (var b = 0u; b < length; b += ${BLOCK}u) {
+    var part = Value(0.0);
+    for (var m = b; m < min(b + ${BLOCK}u, length); m++) {
       let d = (x[base + m] - shift) - offset;
       part += d * d;
     }
-    squares += part;
+    squares += sumOf(part);
   }
   // 1/sqrt rather than inverseSqrt, which may be a low-precision approximation.
   stats[id] = RowStats(shift, offset, 1.0 / sqrt(squares / f32(p.rowLength) + p.eps));
 #elif APPLY
   let r = runOf(id);
   let s = stats[r.row];
+  // In Values (vec4s under VEC4): segments and runs are whole vec4s there.
+  let base = r.base / LANES;
 #if ELEMENT_AFFINE
-  for (var j = r.first; j < r.last; j++) {
-    y[r.base + j] = activate(normalised(x[r.base + j], s) * gamma[j] + beta[j]);
+  for (var j = r.first / LANES; j < r.last / LANES; j++) {
+    y[base + j] = activate(normalised(x[base + j], s) * gamma[j] + beta[j]);
   }
 #else
   // Centring before scaling: folding the mean into the bias instead (x·a + b) would cancel large
   // terms whenever the row's first value is far from its mean.
   let a = s.rstd * gamma[r.channel];
   let b = beta[r.channel];
-  for (var j = r.first; j < r.last; j++) { y[r.base + j] = activate(((x[r.base + j] - s.shift) - s.offset) * a + b); }
+  for (var j = r.first / LANES; j < r.last / LANES; j++) { y[base + j] = activate(((x[base + j] - s.shift) - s.offset) * a + b); }
 #endif
 #elif ROW_GRADS
   let s = stats[id];

@@ -7,11 +7,21 @@
 //   TREE (GPUs): one workgroup of ${WG} invocations (a power of two) per row, each taking every
 //     ${WG}-th element, then a tree over workgroup memory (log2 ${WG} barriers per reduction);
 //     rounding grows with length/${WG} + log2 ${WG}.
+//   TREE + SUBGROUPS (GPUs with the subgroups feature): the same strided partials, combined by
+//     subgroupAdd / subgroupMax, then one value per subgroup through workgroup memory: 2 barriers
+//     per reduction instead of log2 ${WG} + 2. Which invocations share a subgroup is the driver's
+//     choice, so the invocation subgroupElect picks writes its subgroup's value at its own index,
+//     every other one the neutral element, and each invocation walks the ${WG} slots in order: the
+//     result does not depend on the mapping and is the same on every run.
 // The grid folds into y past maxComputeWorkgroupsPerDimension (linear id = x + y·groupsX·WG, TREE:
 // row = x + y·groupsX).
 // Variants: LOG selects log-softmax. BACKWARD maps (y, gradOut) to gradIn, y being the forward output:
 //   softmax:      gradIn = s·y·(gradOut − Σ gradOut·y)
 //   log-softmax:  gradIn = s·(gradOut − exp(y)·Σ gradOut)
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 struct Params { rows: u32, length: u32, groupsX: u32, scale: f32 }
 
@@ -29,6 +39,22 @@ struct Params { rows: u32, length: u32, groupsX: u32, scale: f32 }
 #if TREE
 var<workgroup> partial: array<f32, ${WG}>;
 
+/** The lowest finite f32: the neutral element of max for lanes past the end of a short row. */
+const LOWEST = -3.4028234663852886e38;
+
+#if SUBGROUPS
+/** Combines every invocation's value (max or sum); all ${WG} must call it, in uniform control flow. */
+fn combine(value: f32, lane: u32, isMax: bool) -> f32 {
+  let mine = select(subgroupAdd(value), subgroupMax(value), isMax);
+  partial[lane] = select(select(0.0, LOWEST, isMax), mine, subgroupElect());
+  workgroupBarrier();
+  var result = partial[0];
+  for (var i = 1u; i < ${WG}u; i++) { result = select(result + partial[i], max(result, partial[i]), isMax); }
+  // Nobody overwrites a slot for the next reduction before everyone has read them all.
+  workgroupBarrier();
+  return result;
+}
+#else
 /** Combines every invocation's value (max or sum); all ${WG} must call it, in uniform control flow. */
 fn combine(value: f32, lane: u32, isMax: bool) -> f32 {
   partial[lane] = value;
@@ -45,9 +71,7 @@ fn combine(value: f32, lane: u32, isMax: bool) -> f32 {
   workgroupBarrier();
   return result;
 }
-
-/** The lowest finite f32: the neutral element of max for lanes past the end of a short row. */
-const LOWEST = -3.4028234663852886e38;
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

@@ -5,7 +5,10 @@
 // of both versions are compared too, so a speedup that changes the numbers shows. Only for edits
 // confined to the .wgsl file: both versions run under the working tree's descriptors (an edit that
 // changes the dispatch as well needs two checkouts; the output comparison shows the mismatch).
+// With --tunings A,B it compares two kernel tunings (engine/ops/tuning.ts variants) on the working
+// tree instead, the same way: a variant choice is measured like a shader edit.
 // Usage: node --import tsx tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3]
+//        node --import tsx tools/ab-shader.ts --tunings software,gpu [--adapter SwiftShader] [--batch 8]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -18,14 +21,24 @@ import { denoiserStep } from './bench/cases.ts';
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
   allowPositionals: true,
-  options: { rev: { type: 'string', default: 'HEAD' }, batch: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    rev: { type: 'string', default: 'HEAD' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    tunings: { type: 'string' },
+    adapter: { type: 'string' },
+  },
 });
 const name = positionals[0];
-if (!name) throw new Error('usage: tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3]');
-const versions = [
-  { label: `${values.rev}`, text: execFileSync('git', ['show', `${values.rev}:shaders/${name}.wgsl`], { encoding: 'utf8' }) },
-  { label: 'working tree', text: readFileSync(new URL(`../shaders/${name}.wgsl`, import.meta.url), 'utf8') },
-];
+if (!name && !values.tunings) throw new Error('usage: tools/ab-shader.ts NAME [--rev HEAD] [--batch 64] [--rounds 3] | --tunings A,B');
+interface Version { label: string; text?: string; tuning?: string }
+const versions: Version[] = values.tunings
+  ? values.tunings.split(',').map((tuning) => ({ label: tuning, tuning }))
+  : [
+      { label: `${values.rev}`, text: execFileSync('git', ['show', `${values.rev}:shaders/${name}.wgsl`], { encoding: 'utf8' }) },
+      { label: 'working tree', text: readFileSync(new URL(`../shaders/${name}.wgsl`, import.meta.url), 'utf8') },
+    ];
+if (versions.length !== 2) throw new Error('--tunings takes two variant names, e.g. software,gpu');
 const batch = Number(values.batch);
 
 async function timeOnce(engine: Engine, run: () => void): Promise<number> {
@@ -37,11 +50,12 @@ async function timeOnce(engine: Engine, run: () => void): Promise<number> {
 }
 
 const results = versions.map(() => ({ step: [] as number[], grad: [] as number[], ops: new Map<string, number>(), out: null as Float32Array | null }));
-console.log(`shader ${name}: ${versions[0].label} vs working tree, Franfee step batch ${batch}, load average ${loadavg()[0].toFixed(2)}`);
+const what = values.tunings ? `tunings ${versions[0].label} vs ${versions[1].label}` : `shader ${name}: ${versions[0].label} vs working tree`;
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const [i, version] of versions.entries()) {
-    registerShaderSources({ [name]: version.text });
-    const engine = await Engine.create();
+    if (version.text !== undefined) registerShaderSources({ [name]: version.text });
+    const engine = await Engine.create({ tuning: version.tuning, adapter: values.adapter });
+    if (round === 0 && i === 0) console.log(`${what}, Franfee step batch ${batch}, ${engine.gpu.adapterName}, load average ${loadavg()[0].toFixed(2)}`);
     await precompileAll(engine);
     const denoise = denoiserStep(engine, await loadDenoiser(engine), batch);
     const step = () => void denoise.forward();

@@ -3,7 +3,7 @@
 // conv2d's backward launches as convTranspose2d does) and weight gradient on conv3×3 64→64,
 // 32×32, batch 8, pad 1: median of 7 runs after 2 warm-ups, synced before and after each.
 // Usage: node --import tsx tools/bench-conv.ts [CxP ...]   (register tiles to compare, e.g. 8x8 4x16)
-//        node --import tsx tools/bench-conv.ts --sweep [CxP ...]   (forward tiles × the Franfee UNet's conv shapes)
+//        node --import tsx tools/bench-conv.ts --sweep [CxP ...]   (tiles × the Franfee UNet's conv passes, interleaved)
 import { loadavg } from 'node:os';
 import { Engine } from '../engine/index.ts';
 import { fromArray } from '../engine/ops/common.ts';
@@ -70,8 +70,8 @@ async function benchmark(): Promise<void> {
   const flops = 2 * N * C * H * W * C * 9;
   const { conv } = engine.tuning;
   const rows: [string, ConvTile, () => Tensor][] = [
-    ['forward', conv.forward(C, W), () => conv2d(x, w, undefined, { padding: 1 })],
-    ['input grad', conv.transposed(C, W), () => convTranspose2d(g, w, undefined, { padding: 1 })],
+    ['forward', conv.forward({ kernel: 3, stride: 1, outChannels: C, outWidth: W }), () => conv2d(x, w, undefined, { padding: 1 })],
+    ['input grad', conv.transposed({ kernel: 3, stride: 1, outChannels: C, outWidth: W }), () => convTranspose2d(g, w, undefined, { padding: 1 })],
     ['weight grad', conv.weightGrad, () => conv2dWeightGrad(x, w.shape, g, { padding: 1 })],
   ];
   console.log('op           shape                    tile       ms   GFLOP/s');
@@ -82,47 +82,70 @@ async function benchmark(): Promise<void> {
   for (const t of [x, w, g]) t.dispose();
 }
 
-/** The forward convs of the Franfee MNIST UNet at batch 64: [Cin, Cout, H (= W), kernel, stride]. */
-const FRANFEE_CONVS: [number, number, number, number, number][] = [
-  [1, 10, 28, 3, 1], [10, 10, 28, 3, 1], [20, 10, 28, 3, 1], [10, 1, 28, 3, 1], [1, 10, 28, 1, 1], [10, 10, 28, 2, 2],
-  [10, 20, 14, 3, 1], [20, 20, 14, 3, 1], [40, 20, 14, 3, 1], [20, 20, 14, 2, 2],
-  [20, 40, 7, 3, 1], [40, 40, 7, 3, 1], [80, 40, 7, 3, 1], [40, 40, 7, 2, 2],
-  [40, 80, 3, 3, 1], [80, 80, 3, 3, 1],
+/**
+ * The conv passes of the Franfee MNIST UNet's forward and input gradient at batch 64: [pass, Cin,
+ * Cout, H (= W) of the pass's input, kernel, stride] (its 2×2 stride-2 up-convs are transposed passes).
+ */
+const FRANFEE_CONVS: ['forward' | 'transposed', number, number, number, number, number][] = [
+  ['forward', 1, 10, 28, 3, 1], ['forward', 10, 10, 28, 3, 1], ['forward', 20, 10, 28, 3, 1], ['forward', 10, 1, 28, 3, 1],
+  ['forward', 10, 20, 14, 3, 1], ['forward', 20, 20, 14, 3, 1], ['forward', 40, 20, 14, 3, 1],
+  ['forward', 20, 40, 7, 3, 1], ['forward', 40, 40, 7, 3, 1], ['forward', 80, 40, 7, 3, 1],
+  ['forward', 40, 80, 3, 3, 1], ['forward', 80, 80, 3, 3, 1],
+  ['forward', 1, 10, 28, 1, 1], ['forward', 20, 10, 28, 1, 1], ['forward', 10, 20, 14, 1, 1], ['forward', 40, 20, 14, 1, 1], ['forward', 20, 40, 7, 1, 1], ['forward', 80, 40, 7, 1, 1], ['forward', 40, 80, 3, 1, 1],
+  ['forward', 10, 10, 28, 2, 2], ['forward', 20, 20, 14, 2, 2], ['forward', 40, 40, 7, 2, 2],
+  ['transposed', 80, 40, 3, 2, 2], ['transposed', 40, 20, 7, 2, 2], ['transposed', 20, 10, 14, 2, 2],
+  // The input gradient's passes (attacks, guidance, training): transposed 3×3 and 1×1, forward 2×2 stride 2.
+  ['transposed', 10, 1, 28, 3, 1], ['transposed', 10, 10, 28, 3, 1], ['transposed', 10, 20, 28, 3, 1],
+  ['transposed', 20, 10, 14, 3, 1], ['transposed', 20, 20, 14, 3, 1], ['transposed', 20, 40, 14, 3, 1],
+  ['transposed', 40, 20, 7, 3, 1], ['transposed', 40, 40, 7, 3, 1], ['transposed', 40, 80, 7, 3, 1],
+  ['transposed', 80, 40, 3, 3, 1], ['transposed', 80, 80, 3, 3, 1],
+  ['transposed', 10, 1, 28, 1, 1], ['transposed', 10, 20, 28, 1, 1], ['transposed', 20, 10, 14, 1, 1], ['transposed', 20, 40, 14, 1, 1],
+  ['transposed', 40, 20, 7, 1, 1], ['transposed', 40, 80, 7, 1, 1], ['transposed', 80, 40, 3, 1, 1],
 ];
 
+const SWEEP_ROUNDS = 5;
+
 /**
- * GPU ms of the forward kernel alone (timestamp queries) for every Franfee conv shape and every
- * tile, one engine per tile, plus the adapter's own rule: the table the software rule was read off.
+ * GPU ms (timestamp queries) of every Franfee conv pass under every tile and under the adapter's
+ * own rule. One engine per column, all alive at once, run round robin per shape and the median of
+ * SWEEP_ROUNDS kept, so load drift hits every column alike: the table the software rule was read off.
  */
 async function sweep(tiles: ConvTile[]): Promise<void> {
   const N = 64;
   const base = engine.tuning;
   const columns = [...tiles.map((t) => ({ name: tileName(t), tuning: withConvTile(base, t) })), { name: 'rule', tuning: base }];
-  const table = new Map<string, number[]>();
+  const engines: Engine[] = [];
   for (const { tuning } of columns) {
-    engine.destroy();
-    engine = await Engine.create({ tuning });
-    await engine.precompile(convKernels(engine.tuning));
-    for (const [Cin, Cout, H, k, stride] of FRANFEE_CONVS) {
-      const x = upload(randomNd([N, Cin, H, H])), w = upload(randomNd([Cout, Cin, k, k])), b = upload(randomNd([Cout]));
-      const padding = k === 3 ? 1 : 0;
-      const profile = await engine.profileOps(() => {
-        for (let i = 0; i < 3; i++) conv2d(x, w, b, { padding, stride }).dispose();
-      });
-      if (!profile) throw new Error('--sweep needs timestamp queries');
-      const key = `${Cin}→${Cout} ${H}² k${k} s${stride}`;
-      table.set(key, [...(table.get(key) ?? []), profile.get('conv2d_forward')!.ms / 3]);
-      for (const t of [x, w, b]) t.dispose();
-    }
+    const e = await Engine.create({ tuning });
+    await e.precompile(convKernels(e.tuning));
+    engines.push(e);
   }
-  console.log(`${'forward, batch 64'.padEnd(20)}${columns.map((c) => c.name.padStart(8)).join('')}   (GPU ms; * = fastest tile)`);
+  console.log(`${'batch 64'.padEnd(26)}${columns.map((c) => c.name.padStart(8)).join('')}   (GPU ms, median of ${SWEEP_ROUNDS} interleaved; * = fastest tile)`);
   const totals = columns.map(() => 0);
-  for (const [key, ms] of table) {
+  for (const [pass, Cin, Cout, H, k, stride] of FRANFEE_CONVS) {
+    const x = randomNd([N, Cin, H, H]), w = randomNd(pass === 'forward' ? [Cout, Cin, k, k] : [Cin, Cout, k, k]), b = randomNd([Cout]);
+    const inputs = engines.map((e) => [x, w, b].map((v) => fromArray(e, Float32Array.from(v.data), v.shape)));
+    const opts = { stride, padding: k === 3 ? 1 : 0 };
+    const samples = columns.map(() => [] as number[]);
+    for (let round = 0; round < SWEEP_ROUNDS; round++) {
+      for (const [i, e] of engines.entries()) {
+        const [xt, wt, bt] = inputs[i];
+        const run = () => (pass === 'forward' ? conv2d(xt, wt, bt, opts) : convTranspose2d(xt, wt, bt, opts)).dispose();
+        run();
+        const profile = await e.profileOps(run);
+        if (!profile) throw new Error('--sweep needs timestamp queries');
+        samples[i].push([...profile.values()].reduce((a, v) => a + v.ms, 0));
+      }
+    }
+    const ms = samples.map((v) => v.sort((a, b) => a - b)[SWEEP_ROUNDS >> 1]);
     const best = Math.min(...ms.slice(0, tiles.length));
     ms.forEach((v, i) => (totals[i] += v));
-    console.log(`${key.padEnd(20)}${ms.map((v, i) => `${i < tiles.length && v === best ? '*' : ' '}${v.toFixed(1)}`.padStart(8)).join('')}`);
+    const key = `${pass === 'forward' ? 'fwd' : 'transp'} ${Cin}→${Cout} ${H}² k${k} s${stride}`;
+    console.log(`${key.padEnd(26)}${ms.map((v, i) => `${i < tiles.length && v === best ? '*' : ' '}${v.toFixed(2)}`.padStart(8)).join('')}`);
+    inputs.flat().forEach((t) => t.dispose());
   }
-  console.log(`${'total'.padEnd(20)}${totals.map((v) => v.toFixed(0).padStart(8)).join('')}`);
+  console.log(`${'total'.padEnd(26)}${totals.map((v) => v.toFixed(1).padStart(8)).join('')}`);
+  engines.forEach((e) => e.destroy());
 }
 
 const args = process.argv.slice(2);

@@ -1,8 +1,9 @@
 // Kernel profile of one model step: GPU time per op from per-dispatch timestamp queries.
-// Usage: node --import tsx tools/profile.ts [batch] [--grad] [--guide] [--dispatches]
+// Usage: node --import tsx tools/profile.ts [batch] [--grad] [--guide [--weights F]] [--dispatches]
 //   --grad        forward + input gradient (what the attacks and AGDM's guidance pay per step)
 //   --guide       the guidance classifier c_φ (forward + input gradient: every attack and TRADES step)
 //                 instead of the Franfee denoiser
+//   --weights F   with --guide: a guidance network's weight file instead of the shipped one
 //   --dispatches  also list the slowest single dispatches in the order they ran
 import { parseArgs } from 'node:util';
 import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
@@ -13,7 +14,7 @@ import { denoiserStep, randomTensor } from './bench/cases.ts';
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
   allowPositionals: true,
-  options: { grad: { type: 'boolean', default: false }, guide: { type: 'boolean', default: false }, dispatches: { type: 'boolean', default: false } },
+  options: { grad: { type: 'boolean', default: false }, guide: { type: 'boolean', default: false }, weights: { type: 'string' }, dispatches: { type: 'boolean', default: false } },
 });
 const batch = Number(positionals[0] ?? 10);
 const engine = await Engine.create();
@@ -21,7 +22,7 @@ await precompileAll(engine);
 let name: string;
 let step: () => void;
 if (values.guide) {
-  const model = await loadClassifier(engine, 'mnist-guidance');
+  const model = await loadClassifier(engine, values.weights ?? 'mnist-guidance');
   const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
   name = `${model.name} forward + input gradient`;
   step = () => void valueAndGrad(engine, () => sum(model.logits(x)), [x]);

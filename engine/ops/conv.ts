@@ -9,7 +9,7 @@
 // The three passes are recorded ops whose gradients are each other (all bilinear), so a tape can
 // differentiate a gradient through a convolution again.
 import { recordDifferentiable } from '../autograd.ts';
-import { Uniforms, type KernelSpec } from '../runtime.ts';
+import { Uniforms, type BufferWindow, type KernelSpec } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
 import type { ConvTile, Tuning } from './tuning.ts';
@@ -42,10 +42,15 @@ function bindingSlots({ bias, residual }: Epilogue): Record<string, number> {
   return { BIAS_AT: biasAt, RESIDUAL_AT: residualAt, OUT_AT: outAt, PARAMS_AT: outAt + 1 };
 }
 
-function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number): KernelSpec {
+/** Bytes one uniform buffer binding holds: 64 KiB, maxUniformBufferBindingSize on every WebGPU device. */
+const UNIFORM_BYTES = 65536;
+/** minUniformBufferOffsetAlignment as every device gives it unless asked for less. */
+const UNIFORM_OFFSET_ALIGN = 256;
+
+function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number, uniformWeights: boolean): KernelSpec {
   const { bias, residual, activation } = epilogue;
   const staging = variant === 'forward' || variant === 'transposed';
-  if (staging && stagedVec4s < kh * kw * (tile.channels / 4)) {
+  if (staging && stagedVec4s > 0 && stagedVec4s < kh * kw * (tile.channels / 4)) {
     throw new RangeError(`conv: ${stagedVec4s} staged vec4s cannot hold one input channel of a ${kh}×${kw} kernel × ${tile.channels} channels`);
   }
   return {
@@ -63,6 +68,8 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
       NV: tile.vec4Pixels,
       // Only the passes that stage weights declare the array; the others keep one pipeline each.
       STAGED_VEC4S: staging ? stagedVec4s : 0,
+      UNIFORM_WEIGHTS: staging && uniformWeights,
+      UNIFORM_VEC4S: UNIFORM_BYTES / 16,
       BIAS: bias,
       RESIDUAL: residual,
       ...bindingSlots(epilogue),
@@ -72,17 +79,18 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
   };
 }
 
-export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}): KernelSpec {
+/** `uniformWeights`: FORWARD / TRANSPOSED read the packed weight from a uniform buffer (see packed()). */
+export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}, uniformWeights = false): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   const full = { ...PLAIN, ...epilogue };
   if (full.residual && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual`);
-  return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s);
+  return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s, uniformWeights);
 }
 
 // The weight copy uses no tap or tile constant; fixed values keep it one pipeline.
 const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
-const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
-const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0);
+const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false);
+const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false);
 
 /** Where a kernel sits on the input: stride and the padding before the first row and column. */
 interface Placement {
@@ -106,23 +114,55 @@ function padded(x: Tensor, top: number, left: number, Hp: number, Wp: number): T
   return out;
 }
 
+/** The packed weight as the kernels bind it: windows of whole output-channel blocks, one dispatch each. */
+interface PackedWeight {
+  /** Read through uniform bindings; else one window, the whole buffer as storage. */
+  uniform: boolean;
+  windows: { block0: number; blocks: number; binding: GPUBuffer | BufferWindow }[];
+}
+
+/** Output-channel blocks per uniform window: all when they fit, else the most whose bytes keep offsets aligned; 0: none fit. */
+function blocksPerWindow(blocks: number, blockBytes: number): number {
+  if (blocks * blockBytes <= UNIFORM_BYTES) return blocks;
+  for (let k = Math.floor(UNIFORM_BYTES / blockBytes); k >= 1; k--) if ((k * blockBytes) % UNIFORM_OFFSET_ALIGN === 0) return k;
+  return 0;
+}
+
 /**
  * The weight as vec4s over output channels in blocks of `blockChannels`:
  * [block][ci][ky][kx][blockChannels / 4] holds the taps joining input channel ci to the block's
- * output channels (zero past the last). `outAxis` says which weight axis is the output.
+ * output channels (zero past the last). `outAxis` says which weight axis is the output. Where the
+ * tuning reads weights from uniform buffers, the buffer is bound in windows of 64 KiB (the shader
+ * declares a fixed-size array), so it extends to the last window's end.
  */
-function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): GPUBuffer {
+function packed(w: Tensor, outAxis: 0 | 1, blockChannels: number): PackedWeight {
   const [A, B, KH, KW] = w.shape;
   const taps = KH * KW;
   const [Cout, Cin] = outAxis === 0 ? [A, B] : [B, A];
   const [sCo, sCi] = outAxis === 0 ? [B * taps, taps] : [taps, B * taps];
   const blocks = ceilDiv(Cout, blockChannels);
   const size4 = (blocks * Cin * taps * blockChannels) / 4;
-  return w.derivedBuffer(`conv2d_pack [${w.shape}] out ${outAxis} block ${blockChannels}`, size4 * 16, (out) => {
+  const blockBytes = Cin * taps * blockChannels * 4;
+  const perWindow = w.engine.tuning.conv.uniformWeights ? blocksPerWindow(blocks, blockBytes) : 0;
+  const starts = perWindow ? Array.from({ length: ceilDiv(blocks, perWindow) }, (_, i) => i * perWindow) : [0];
+  const bytes = perWindow ? starts.at(-1)! * blockBytes + UNIFORM_BYTES : size4 * 16;
+  const buffer = w.derivedBuffer(`conv2d_pack [${w.shape}] out ${outAxis} block ${blockChannels}`, bytes, (out) => {
     const { groups, groupsX } = flatGrid(w.engine, size4, WG);
     w.engine.dispatch(packKernel, [w, out], new Uniforms().u32(Cout, Cin, taps, blockChannels / 4, sCo, sCi, size4, groupsX), groups);
   });
+  if (!perWindow) return { uniform: false, windows: [{ block0: 0, blocks, binding: buffer }] };
+  return {
+    uniform: true,
+    windows: starts.map((block0) => ({
+      block0,
+      blocks: Math.min(perWindow, blocks - block0),
+      binding: starts.length === 1 ? buffer : { buffer, offset: block0 * blockBytes, size: UNIFORM_BYTES },
+    })),
+  };
 }
+
+/** The size of a square kernel, 0 for other shapes (the tile rules' key). */
+const squareKernel = (kh: number, kw: number) => (kh === kw ? kh : 0);
 
 /** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
 const segmentVec4s = (pixels: number, step: number, taps: number) => ceilDiv(step * (pixels - 1) + taps, 4);
@@ -133,16 +173,18 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
   const { conv } = x.engine.tuning;
-  const tile = KH === 3 && KW === 3 && S === 1 ? conv.forward(Cout, OW) : conv.forwardTiles[0];
+  const tile = conv.forward({ kernel: squareKernel(KH, KW), stride: S, outChannels: Cout, outWidth: OW });
   const tilesX = ceilDiv(OW, 4 * tile.vec4Pixels);
   const tiles = N * OH * tilesX;
   const wp = packed(w, 0, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, OH, tiles, groupsX, at.padTop, at.padLeft);
-  const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation });
-  const operands = [x, wp, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
-  x.engine.dispatch(kernel, operands, u, [...groups, ceilDiv(Cout, tile.channels)]);
+  const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation }, wp.uniform);
+  for (const { block0, blocks, binding } of wp.windows) {
+    const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, OH, tiles, groupsX, at.padTop, at.padLeft, block0);
+    const operands = [x, binding, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
+    x.engine.dispatch(kernel, operands, u, [...groups, blocks]);
+  }
   return out;
 }
 
@@ -155,7 +197,7 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const [, Cout, KH, KW] = w.shape;
   const S = at.stride;
   const { conv } = x.engine.tuning;
-  const tile = KH === 3 && KW === 3 && S === 1 ? conv.transposed(Cout, OW) : conv.transposedTiles[0];
+  const tile = conv.transposed({ kernel: squareKernel(KH, KW), stride: S, outChannels: Cout, outWidth: OW });
   // Each of the S×S phases covers every S-th output row and column.
   const tileRows = ceilDiv(OH, S);
   const tilesX = ceilDiv(ceilDiv(OW, S), 4 * tile.vec4Pixels);
@@ -163,9 +205,11 @@ function transposedRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Place
   const wp = packed(w, 1, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv_transpose2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft);
-  const kernel = convKernel(x.engine.tuning, tile, 'transposed', KH, KW, S, { bias: !!bias });
-  x.engine.dispatch(kernel, bias ? [x, wp, bias, out] : [x, wp, out], u, [...groups, ceilDiv(Cout, tile.channels) * S * S]);
+  const kernel = convKernel(x.engine.tuning, tile, 'transposed', KH, KW, S, { bias: !!bias }, wp.uniform);
+  for (const { block0, blocks, binding } of wp.windows) {
+    const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, tileRows, tiles, groupsX, at.padTop, at.padLeft, block0);
+    x.engine.dispatch(kernel, bias ? [x, binding, bias, out] : [x, binding, out], u, [...groups, blocks * S * S]);
+  }
   return out;
 }
 
@@ -346,15 +390,18 @@ const forwardEpilogues = (k: number, stride: number): Epilogue[] => [
 /** The (square) kernel sizes and strides precompiled; others compile on first use. */
 const PRECOMPILED: { k: number; stride: number }[] = [1, 2, 3].flatMap((k) => [1, 2].map((stride) => ({ k, stride })));
 
+/** Where FORWARD / TRANSPOSED may read their weights from: uniform windows where the tuning allows it, else storage. */
+const weightSources = (tuning: Tuning): boolean[] => (tuning.conv.uniformWeights ? [false, true] : [false]);
+
 export const convKernels = (tuning: Tuning): KernelSpec[] => [
   padKernel,
   packKernel,
   ...PRECOMPILED.flatMap(({ k, stride }) => [
-    ...(k === 3 && stride === 1 ? tuning.conv.forwardTiles : tuning.conv.forwardTiles.slice(0, 1)).flatMap((tile) =>
-      forwardEpilogues(k, stride).map((epilogue) => convKernel(tuning, tile, 'forward', k, k, stride, epilogue)),
+    ...tuning.conv.candidates('forward', k, stride).flatMap((tile) =>
+      forwardEpilogues(k, stride).flatMap((epilogue) => weightSources(tuning).map((uniform) => convKernel(tuning, tile, 'forward', k, k, stride, epilogue, uniform))),
     ),
-    ...(k === 3 && stride === 1 ? tuning.conv.transposedTiles : tuning.conv.transposedTiles.slice(0, 1)).flatMap((tile) =>
-      [false, true].map((bias) => convKernel(tuning, tile, 'transposed', k, k, stride, { bias })),
+    ...tuning.conv.candidates('transposed', k, stride).flatMap((tile) =>
+      [false, true].flatMap((bias) => weightSources(tuning).map((uniform) => convKernel(tuning, tile, 'transposed', k, k, stride, { bias }, uniform))),
     ),
     convKernel(tuning, tuning.conv.weightGrad, 'weightGrad', k, k, stride),
   ]),

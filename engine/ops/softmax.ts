@@ -8,13 +8,13 @@ import { mul, sub } from './binary.ts';
 import { empty, flatGrid } from './common.ts';
 import { sum } from './reduce.ts';
 import { exp, scale as scaleBy } from './unary.ts';
-import type { Tuning } from './tuning.ts';
+import { workgroupPerRow, type Tuning } from './tuning.ts';
 
 function softmaxKernel(tuning: Tuning, log: boolean, backward: boolean): KernelSpec {
   return {
     op: `${log ? 'log_' : ''}softmax${backward ? '_backward' : ''}`,
     shader: 'softmax',
-    defines: { WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, TREE: tuning.rowReduction === 'tree', LOG: log, BACKWARD: backward },
+    defines: { WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, TREE: workgroupPerRow(tuning), SUBGROUPS: tuning.rowReduction === 'subgroup', LOG: log, BACKWARD: backward },
   };
 }
 
@@ -22,8 +22,8 @@ function launch(log: boolean, backward: boolean, storage: Tensor[], length: numb
   const engine = storage[0].engine;
   const rows = storage[0].size / length;
   const kernel = softmaxKernel(engine.tuning, log, backward);
-  // Serial: a row per invocation; tree: a row per workgroup.
-  const rowsPerGroup = engine.tuning.rowReduction === 'tree' ? 1 : engine.tuning.serialWorkgroup;
+  // Serial: a row per invocation; tree or subgroups: a row per workgroup.
+  const rowsPerGroup = workgroupPerRow(engine.tuning) ? 1 : engine.tuning.serialWorkgroup;
   const { groups, groupsX } = flatGrid(engine, rows, rowsPerGroup);
   engine.dispatch(kernel, storage, new Uniforms().u32(rows, length, groupsX).f32(scale), groups);
 }

@@ -20,26 +20,35 @@ export interface ConvTile {
   vec4Pixels: number;
 }
 
-/**
- * Picks the forward tile for a `kernelSize`² stride-1 conv with an output of `outChannels`
- * channels and `outWidth` columns (other convs take the first of `forwardTiles`).
- */
-export type ConvTileRule = (outChannels: number, outWidth: number) => ConvTile;
+/** What a conv pass's tile is chosen by: its square kernel's size (0 for other kernels), stride and output. */
+export interface ConvShape {
+  kernel: number;
+  stride: number;
+  outChannels: number;
+  outWidth: number;
+}
+
+/** Picks a pass's tile for a conv shape; must return one of the tiles `candidates` lists for its kernel and stride. */
+export type ConvTileRule = (shape: ConvShape) => ConvTile;
+
+export type ConvTilePass = 'forward' | 'transposed';
 
 export interface ConvTiling {
   forward: ConvTileRule;
-  /** Every tile `forward` may pick, the default first; all are precompiled for 3×3 stride-1 convs. */
-  forwardTiles: readonly ConvTile[];
-  /** Picks the transposed pass's tile (conv2d's input gradient) like `forward`, by its output channels and width. */
+  /** Picks the transposed pass's tile (conv2d's input gradient, ConvTranspose2d) by its output channels and width. */
   transposed: ConvTileRule;
-  /** Every tile `transposed` may pick, the default first; all are precompiled for 3×3 stride-1 kernels. */
-  transposedTiles: readonly ConvTile[];
+  /** Every tile a pass's rule may pick for a square kernel and stride: all are precompiled (the tests run each). */
+  candidates(pass: ConvTilePass, kernel: number, stride: number): readonly ConvTile[];
   weightGrad: ConvTile;
   /** The weight gradient splits the batch into slices until about this many workgroups run. */
   weightGradWorkgroups: number;
-  /** Workgroup memory for staged weights (FORWARD / TRANSPOSED), in vec4s; capped at the device's limit. */
+  /** Workgroup memory for staged weights (FORWARD / TRANSPOSED), in vec4s, capped at the device's limit; 0: no staging. */
   stagedVec4s: number;
+  /** FORWARD / TRANSPOSED read packed weights through 64 KiB uniform bindings (storage where one output-channel block exceeds that). */
+  uniformWeights: boolean;
 }
+
+export type RowReduction = 'serial' | 'tree' | 'subgroup';
 
 export interface Tuning {
   /** Names the variant in test output and benchmark tables. */
@@ -56,10 +65,12 @@ export interface Tuning {
   /** Serial sums add blocks of this many terms first, so rounding grows with n/BLOCK + BLOCK, not n. */
   readonly sumBlock: number;
   /**
-   * Row reductions (softmax, norm statistics and row gradients): 'serial', one invocation walks a row (CPU drivers), or 'tree', one
-   * workgroup of `serialWorkgroup` invocations per row combining through workgroup memory (GPUs).
+   * Row reductions (softmax, norm statistics and row gradients): 'serial', one invocation walks a row (CPU drivers), or one
+   * workgroup of `serialWorkgroup` invocations per row (GPUs) combining its invocations' partial results either by a
+   * 'tree' over workgroup memory (log2 of the workgroup's barrier steps) or by 'subgroup' operations and one barrier. A
+   * device without the `subgroups` feature runs 'subgroup' as 'tree' (chooseTuning).
    */
-  readonly rowReduction: 'serial' | 'tree';
+  readonly rowReduction: RowReduction;
   /** Elements per invocation in the norm kernels' elementwise passes. */
   readonly normRun: number;
   /** Convolution register tiles (shaders/conv2d.wgsl), chosen with tools/bench-conv.ts. */
@@ -67,20 +78,29 @@ export interface Tuning {
 }
 
 const tile = (channels: number, pixels: number): ConvTile => ({ channels, vec4Pixels: pixels / 4 });
-const fixedTile = (t: ConvTile): Pick<ConvTiling, 'forward' | 'forwardTiles' | 'transposed' | 'transposedTiles'> => ({ forward: () => t, forwardTiles: [t], transposed: () => t, transposedTiles: [t] });
+const fixedTile = (t: ConvTile): Pick<ConvTiling, 'forward' | 'transposed' | 'candidates'> => ({ forward: () => t, transposed: () => t, candidates: () => [t] });
 
 /**
- * CPU drivers, measured on the Franfee UNet's shapes (tools/bench-conv.ts --sweep): 8 channels × 8
- * pixels (the 64-accumulator block that is fastest for matmul there) unless the output is narrow
- * or its channel count leaves a block mostly empty. Bigger blocks spill (16×8 ran 3–100× slower),
- * smaller ones pay their per-invocation cost more often, so the rule only trades waste for size:
- * rows of ≤ 4 pixels take 16 channels × 4 pixels where 16 divides the channels; 10 and 20 channels
- * take 12 (one or two blocks, not two or three of 8). Each candidate tile costs its own pipelines
- * (compile time at every start), so only 3×3 stride-1 convs choose, and tiles that won single
- * shapes by less (4×8 for one channel, 8×4) are left out.
+ * CPU drivers, measured on the Franfee UNet's shapes at batch 64 (tools/bench-conv.ts --sweep,
+ * each tile's engine run round robin, medians of 5): 8 channels × 8 pixels (the 64-accumulator block that
+ * is fastest for matmul there) unless the output is narrow or its channel count leaves a block
+ * mostly empty. Bigger blocks spill (16×8 ran 3–100× slower), smaller ones pay their
+ * per-invocation cost more often, so the rule only trades waste for size. 3×3 stride 1: ≤ 4
+ * channels (an image model's last conv) take 4 × 16 (10 → 1 at 28²: 3.9 against 10.3 ms for
+ * 12 × 8); rows of 9–16 pixels with ≤ 24 channels 4 × 16 (14², 10/20 → 20: 5–10 % ahead of 12 × 8);
+ * rows of ≤ 4 pixels 16 × 4 where 16 divides the channels; 10 and 20 channels 12 (one or two
+ * blocks, not two or three of 8). 1×1 convs take 12 × 8 (Franfee's skips: 13.0 against 17.2 ms
+ * for 8 × 8 over its five), 2×2 stride-2 down-convs 12 × 8, or 16 × 4 onto rows of ≤ 4 pixels
+ * (6.5 against 9.0 ms over three). Each candidate costs its own pipelines (compile time at every
+ * start), so tiles that won single shapes by less are left out.
  */
-const softwareForwardTile: ConvTileRule = (outChannels, outWidth) => {
+const softwareForwardTile: ConvTileRule = ({ kernel, stride, outChannels, outWidth }) => {
+  if (kernel === 1 && stride === 1) return tile(12, 8);
+  if (kernel === 2 && stride === 2) return outWidth <= 4 ? tile(16, 4) : tile(12, 8);
+  if (kernel !== 3 || stride !== 1) return tile(8, 8);
+  if (outChannels <= 4) return tile(4, 16);
   if (outWidth <= 4 && outChannels % 16 === 0) return tile(16, 4);
+  if (outWidth > 8 && outWidth <= 16 && outChannels <= 24) return tile(4, 16);
   if (outChannels % 8 !== 0 && outChannels <= 24) return tile(12, 8);
   return tile(8, 8);
 };
@@ -89,9 +109,25 @@ const softwareForwardTile: ConvTileRule = (outChannels, outWidth) => {
  * The first conv of an image model has 1-3 input channels, so its input gradient (the attacks' and
  * the guidance's every step) has as few output channels: 8-channel blocks would be ⅞ empty. 4 × 16
  * ran the 16 → 1 channel 3×3 input gradient of the guidance CNN (batch 128, 28×28) in 104–105 ms
- * against 148–158 ms for 8 × 8, interleaved in one run (/tmp scratch, load ≈ 5).
+ * against 148–158 ms for 8 × 8, interleaved in one run (/tmp scratch, load ≈ 5). 2×2 stride-2
+ * up-convs (each of the 4 phases a 1-tap conv onto every other pixel): 12 × 8, or 16 × 4 where a
+ * phase's rows have ≤ 4 pixels (Franfee's three: 14.8 against 22.5 ms for 8 × 8). Rows of > 16
+ * pixels with ≤ 24 channels take 8 × 16 (Franfee's 28² input gradients into 10 and 20 channels:
+ * 10.4 and 19.8 against 14.5–17.2 and 21.8–26.5 ms for 8 × 8 over two sweeps).
  */
-const softwareTransposedTile: ConvTileRule = (outChannels) => (outChannels <= 4 ? tile(4, 16) : tile(8, 8));
+const softwareTransposedTile: ConvTileRule = ({ kernel, stride, outChannels, outWidth }) => {
+  if (kernel === 2 && stride === 2) return Math.ceil(outWidth / 2) <= 4 ? tile(16, 4) : tile(12, 8);
+  if (kernel === 3 && stride === 1 && outChannels <= 4) return tile(4, 16);
+  if (kernel === 3 && stride === 1 && outWidth > 16 && outChannels <= 24) return tile(8, 16);
+  return tile(8, 8);
+};
+
+const softwareCandidates = (pass: ConvTilePass, kernel: number, stride: number): readonly ConvTile[] => {
+  if (kernel === 2 && stride === 2) return [tile(12, 8), tile(16, 4)];
+  if (pass === 'forward' && kernel === 1 && stride === 1) return [tile(12, 8)];
+  if (kernel !== 3 || stride !== 1) return [tile(8, 8)];
+  return pass === 'forward' ? [tile(8, 8), tile(12, 8), tile(16, 4), tile(4, 16)] : [tile(8, 8), tile(4, 16), tile(8, 16)];
+};
 
 /** lavapipe and SwiftShader. */
 export const SOFTWARE_TUNING: Tuning = {
@@ -104,13 +140,29 @@ export const SOFTWARE_TUNING: Tuning = {
   normRun: 64,
   conv: {
     forward: softwareForwardTile,
-    forwardTiles: [tile(8, 8), tile(12, 8), tile(16, 4)],
     transposed: softwareTransposedTile,
-    transposedTiles: [tile(8, 8), tile(4, 16)],
+    candidates: softwareCandidates,
     weightGrad: tile(4, 4),
     weightGradWorkgroups: 16,
-    // lavapipe and SwiftShader offer 32 KiB.
-    stagedVec4s: 2048,
+    // No weight staging: its two barriers per chunk of input channels cost more than the loads they
+    // save on both CPU drivers. SwiftShader runs a workgroup as coroutines that switch at every
+    // barrier (Franfee step batch 8: 1.9–2.0 s unstaged, 3.5–3.8 s staged; first step, compiling
+    // its pipelines, 3 s against 52 s). lavapipe, idle, the two alternating in one process: step
+    // batch 64 467–531 against 535–572 ms, with the input gradient 989–1056 against 1145–1225 ms,
+    // conv 3×3 64→64 8.7 against 7.7 GFLOP/s (an earlier machine, under load, had measured staging
+    // 1.5× faster there; tools/ab-shader.ts --tunings compares the two again).
+    stagedVec4s: 0,
+    // lavapipe turns every storage-buffer load into a per-lane loop, even where the address is the
+    // same for the whole workgroup (a weight); uniform-buffer loads cost less. Franfee step batch 64,
+    // the two alternating in one process (tools/ab-shader.ts --tunings): conv2d_forward GPU time
+    // 313 against 475 ms and 381 against 534 ms in two runs, step + input gradient 751–941 against
+    // 1051–1453 ms, outputs bit-identical. SwiftShader: no difference (conv2d_forward 2092 against
+    // 2085 ms at batch 8). Weights over 64 KiB are bound in 64 KiB windows of whole output-channel
+    // blocks, one dispatch each: the 32/64 guidance CNN's forward + input gradient at batch 64,
+    // alternating with and without windows (its 32→64 conv in storage), conv2d_forward 39–67 against
+    // 54–92 ms, conv2d_transposed 42–72 against 83–107 ms; Franfee's step, whose big convs run on
+    // 3×3 and 7×7 images, within noise (319 against 305 ms).
+    uniformWeights: true,
   },
 };
 
@@ -121,7 +173,7 @@ export const GPU_TUNING: Tuning = {
   flatRun: 1,
   serialWorkgroup: 64,
   sumBlock: 64,
-  rowReduction: 'tree',
+  rowReduction: 'subgroup',
   normRun: 4,
   conv: {
     ...fixedTile(tile(4, 4)),
@@ -129,11 +181,29 @@ export const GPU_TUNING: Tuning = {
     weightGradWorkgroups: 256,
     // 16 KiB, what every WebGPU device offers.
     stagedVec4s: 1024,
+    // Staged weights serve the same purpose; uniform weights are unmeasured on hardware.
+    uniformWeights: false,
   },
 };
 
+/** The GPU tuning with workgroup-memory trees for row reductions: what GPUs without subgroups run. */
+export const GPU_TREE_TUNING: Tuning = { ...GPU_TUNING, name: 'gpu-tree', rowReduction: 'tree' };
+
 /** Every named variant: the op tests run each of them on whatever adapter CI has. */
-export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, gpu: GPU_TUNING };
+export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, gpu: GPU_TUNING, 'gpu-tree': GPU_TREE_TUNING };
+
+/** What the choice of a tuning looks at. */
+export interface AdapterTraits {
+  /** A CPU driver (lavapipe, SwiftShader, WARP). */
+  software: boolean;
+  /** maxComputeWorkgroupStorageSize. */
+  workgroupStorageBytes: number;
+  /** The device has the `subgroups` feature. */
+  subgroups: boolean;
+}
+
+/** Whether a tuning reduces rows with one workgroup per row ('tree' or 'subgroup') rather than one invocation's walk. */
+export const workgroupPerRow = (tuning: Tuning): boolean => tuning.rowReduction !== 'serial';
 
 const envVar = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
 
@@ -152,10 +222,11 @@ function parseTile(name: string): [number, number] | null {
 
 /**
  * The tuning for an adapter: `requested` (a Tuning or a variant name) if given, else the variant
- * for its kind, its weight staging capped at the device's workgroup memory, then the environment overrides PURIFY_TUNING=NAME, PURIFY_TILE=RxC (matmul rows ×
+ * for its kind, its weight staging capped at the device's workgroup memory and its subgroup
+ * reductions made trees where the device has no `subgroups` feature, then the environment overrides PURIFY_TUNING=NAME, PURIFY_TILE=RxC (matmul rows ×
  * columns) and PURIFY_CONV_TILE=CxP (conv channels × pixels, both passes).
  */
-export function chooseTuning(software: boolean, requested?: Tuning | string, workgroupStorageBytes = Infinity): Tuning {
+export function chooseTuning(adapter: AdapterTraits, requested?: Tuning | string): Tuning {
   const pick = requested ?? envVar('PURIFY_TUNING');
   let tuning: Tuning;
   if (typeof pick === 'string') {
@@ -163,7 +234,7 @@ export function chooseTuning(software: boolean, requested?: Tuning | string, wor
     if (!named) throw new RangeError(`unknown tuning "${pick}"; known: ${Object.keys(TUNING_VARIANTS).join(', ')}`);
     tuning = named;
   } else {
-    tuning = pick ?? (software ? SOFTWARE_TUNING : GPU_TUNING);
+    tuning = pick ?? (adapter.software ? SOFTWARE_TUNING : GPU_TUNING);
   }
   const matmul = parseTile('PURIFY_TILE');
   if (matmul) tuning = { ...tuning, name: `${tuning.name}+tile`, matmul: { rows: matmul[0], vec4Cols: matmul[1] } };
@@ -171,7 +242,8 @@ export function chooseTuning(software: boolean, requested?: Tuning | string, wor
   if (conv) {
     tuning = withConvTile(tuning, { channels: conv[0], vec4Pixels: conv[1] });
   }
-  const stagedVec4s = Math.min(tuning.conv.stagedVec4s, Math.floor(workgroupStorageBytes / 16));
+  if (tuning.rowReduction === 'subgroup' && !adapter.subgroups) tuning = { ...tuning, name: `${tuning.name} (no subgroups: tree)`, rowReduction: 'tree' };
+  const stagedVec4s = Math.min(tuning.conv.stagedVec4s, Math.floor(adapter.workgroupStorageBytes / 16));
   if (stagedVec4s < tuning.conv.stagedVec4s) tuning = { ...tuning, conv: { ...tuning.conv, stagedVec4s } };
   return tuning;
 }

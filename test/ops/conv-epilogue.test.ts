@@ -1,10 +1,10 @@
-// The conv forward's shape-chosen register tiles and its fused residual epilogue, for every tile a
-// tuning may pick (engine/ops/tuning.ts), against the float64 reference on odd shapes.
+// The conv passes' shape-chosen register tiles and the forward's fused residual epilogue, for every
+// tile a tuning may pick (engine/ops/tuning.ts), against the float64 reference on odd shapes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Engine } from '../../engine/index.ts';
-import { conv2d, convKernels } from '../../engine/ops/conv.ts';
-import { TUNING_VARIANTS, withConvTile, type ConvTile } from '../../engine/ops/tuning.ts';
+import { conv2d, convKernels, convTranspose2d } from '../../engine/ops/conv.ts';
+import { SOFTWARE_TUNING, TUNING_VARIANTS, withConvTile, type ConvTile, type ConvTilePass, type Tuning } from '../../engine/ops/tuning.ts';
 import * as ref from '../../engine/reference/conv.ts';
 import { map, type Nd } from '../../engine/reference/nd.ts';
 import { compareWithBound, describeComparison, describeFailure, U } from '../helpers/error-bound.ts';
@@ -17,52 +17,101 @@ const seed = testSeed();
 const absNd = (x: Nd) => map(x, Math.abs);
 
 /**
- * f32 bound per output: the K = Cin·KH·KW products and the bias and residual additions each round
- * once per partial sum, so |error| ≤ (K + 2)·U·Σ|terms| (a ReLU after it only shrinks the error).
+ * f32 bound per output: its K = Cin·KH·KW products at most (x's channels; a transposed output
+ * gathers some of the taps) and the bias and residual additions each round once per partial sum,
+ * so |error| ≤ (K + 2)·U·Σ|terms| (a ReLU after it only shrinks the error). `terms` is the op on
+ * |x|, |w|, |b|.
  */
-function bound(x: Nd, w: Nd, b: Nd, r: Nd, padding: number): number[] {
-  const K = w.shape[1] * w.shape[2] * w.shape[3];
-  const terms = ref.conv2d(absNd(x), absNd(w), absNd(b), { padding });
-  return Array.from(terms.data, (t, i) => (K + 2) * U * (t + Math.abs(r.data[i])));
+function bound(terms: Nd, x: Nd, w: Nd, r?: Nd): number[] {
+  const K = x.shape[1] * w.shape[2] * w.shape[3];
+  return Array.from(terms.data, (t, i) => (K + 2) * U * (t + Math.abs(r?.data[i] ?? 0)));
 }
 
-const SHAPES: { n: number; cin: number; cout: number; h: number; w: number }[] = [
-  { n: 2, cin: 3, cout: 10, h: 9, w: 13 }, // 12-channel tiles, a partial 8-pixel row
-  { n: 3, cin: 5, cout: 16, h: 3, w: 3 }, // 16×4 tiles
-  { n: 1, cin: 7, cout: 20, h: 5, w: 6 },
-  { n: 2, cin: 2, cout: 1, h: 7, w: 4 },
+/** Odd shapes per precompiled kernel: partial pixel rows, partial channel blocks, rows narrower than a vec4. */
+const KERNELS: { k: number; stride: number; padding: number; shapes: { n: number; cin: number; cout: number; h: number; w: number }[] }[] = [
+  {
+    k: 3,
+    stride: 1,
+    padding: 1,
+    shapes: [
+      { n: 2, cin: 3, cout: 10, h: 9, w: 13 }, // 12-channel tiles, a partial 8-pixel row
+      { n: 3, cin: 5, cout: 16, h: 3, w: 3 }, // 16×4 tiles
+      { n: 1, cin: 7, cout: 20, h: 5, w: 6 },
+      { n: 2, cin: 2, cout: 1, h: 7, w: 4 },
+    ],
+  },
+  { k: 1, stride: 1, padding: 0, shapes: [{ n: 2, cin: 3, cout: 10, h: 5, w: 13 }, { n: 1, cin: 9, cout: 20, h: 3, w: 3 }] },
+  { k: 2, stride: 2, padding: 0, shapes: [{ n: 2, cin: 3, cout: 10, h: 7, w: 13 }, { n: 1, cin: 9, cout: 20, h: 6, w: 6 }] },
 ];
 
-const tilesOf = (variant: string): ConvTile[] => [...TUNING_VARIANTS[variant].conv.forwardTiles];
+const PASSES: ConvTilePass[] = ['forward', 'transposed'];
 
-test('every forward tile of every tuning, with and without the fused residual + ReLU, matches float64', async () => {
+/** The candidate tiles of every pass and precompiled kernel of a tuning, without repeats. */
+function candidateTiles(tuning: Tuning): ConvTile[] {
+  const all = PASSES.flatMap((pass) => KERNELS.flatMap(({ k, stride }) => tuning.conv.candidates(pass, k, stride)));
+  return all.filter((t, i) => all.findIndex((u) => u.channels === t.channels && u.vec4Pixels === t.vec4Pixels) === i);
+}
+
+/** Shapes whose rule picks a tile its candidates do not list (it would compile late, untested). */
+function picksOutsideCandidates(tuning: Tuning): string[] {
+  const found: string[] = [];
+  for (const pass of PASSES) {
+    for (const { k, stride } of KERNELS) {
+      const candidates = tuning.conv.candidates(pass, k, stride);
+      for (const outChannels of [1, 3, 4, 8, 10, 16, 20, 24, 40, 64, 80, 128, 256]) {
+        for (const outWidth of [1, 3, 4, 6, 7, 8, 12, 14, 16, 28, 32, 64]) {
+          const t = tuning.conv[pass]({ kernel: k, stride, outChannels, outWidth });
+          if (!candidates.some((c) => c.channels === t.channels && c.vec4Pixels === t.vec4Pixels)) found.push(`${pass} k${k} s${stride} ${outChannels}ch ${outWidth}px → ${t.channels}x${4 * t.vec4Pixels}`);
+        }
+      }
+    }
+  }
+  return found;
+}
+
+test('every tile the rules pick is a precompiled candidate', () => {
+  for (const tuning of Object.values(TUNING_VARIANTS)) assert.equal(picksOutsideCandidates(tuning), [], tuning.name);
+  // The check can fail: a rule that picks a tile nobody listed.
+  const broken: Tuning = { ...SOFTWARE_TUNING, conv: { ...SOFTWARE_TUNING.conv, forward: () => ({ channels: 20, vec4Pixels: 1 }) } };
+  assert.ok(picksOutsideCandidates(broken).length > 0);
+});
+
+test('every candidate tile of both passes, for each precompiled kernel, with and without the fused residual + ReLU, matches float64', async () => {
   const base = await getEngine();
   if (!base) return;
   for (const variant of Object.keys(TUNING_VARIANTS)) {
-    for (const tile of tilesOf(variant)) {
+    for (const tile of candidateTiles(TUNING_VARIANTS[variant])) {
       const engine = await Engine.create({ tuning: withConvTile(TUNING_VARIANTS[variant], tile) });
       await engine.precompile(convKernels(engine.tuning));
-      for (const s of SHAPES) {
-        const name = `${engine.tuning.name} [${s.n},${s.cin},${s.h},${s.w}]→${s.cout}`;
-        const random = caseRandom(seed, name);
-        const x = randomNd(random, [s.n, s.cin, s.h, s.w]);
-        const w = randomNd(random, [s.cout, s.cin, 3, 3]);
-        const b = randomNd(random, [s.cout]);
-        const r = randomNd(random, [s.n, s.cout, s.h, s.w]);
-        const plain = ref.conv2d(x, w, b, { padding: 1 });
-        const fused = map(plain, (v, i) => Math.max(0, v + r.data[i]));
-        const limit = bound(x, w, b, r, 1);
-        const [xt, wt, bt, rt] = [x, w, b, r].map((v) => upload(engine, v));
-        const got = [
-          ['', await conv2d(xt, wt, bt, { padding: 1 }).read(), plain],
-          [' + residual, relu', await conv2d(xt, wt, bt, { padding: 1, residual: rt, activation: 'relu' }).read(), fused],
-        ] as const;
-        for (const [what, values, expected] of got) {
-          const c = compareWithBound(`${name}${what}`, values, expected.data, limit);
-          console.log(`    ${describeComparison(c)}`);
-          if (!c.pass) assert.unreachable(describeFailure(c, values, expected.data, limit));
+      for (const { k, stride, padding, shapes } of KERNELS) {
+        for (const s of shapes) {
+          const name = `${engine.tuning.name} k${k} s${stride} [${s.n},${s.cin},${s.h},${s.w}]→${s.cout}`;
+          const random = caseRandom(seed, name);
+          const x = randomNd(random, [s.n, s.cin, s.h, s.w]);
+          const w = randomNd(random, [s.cout, s.cin, k, k]);
+          const wt = randomNd(random, [s.cin, s.cout, k, k]);
+          const b = randomNd(random, [s.cout]);
+          const opts = { stride, padding };
+          const plain = ref.conv2d(x, w, b, opts);
+          const r = randomNd(random, plain.shape);
+          const transposed = ref.convTranspose2d(x, wt, b, opts);
+          const [xt, wtt, wtT, bt, rt] = [x, w, wt, b, r].map((v) => upload(engine, v));
+          const convBound = bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w);
+          const got: [string, Float32Array, Nd, number[]][] = [
+            ['', await conv2d(xt, wtt, bt, opts).read(), plain, convBound],
+            [' transposed', await convTranspose2d(xt, wtT, bt, opts).read(), transposed, bound(ref.convTranspose2d(absNd(x), absNd(wt), absNd(b), opts), x, wt)],
+          ];
+          if (stride === 1) {
+            const fused = map(plain, (v, i) => Math.max(0, v + r.data[i]));
+            got.push([' + residual, relu', await conv2d(xt, wtt, bt, { ...opts, residual: rt, activation: 'relu' }).read(), fused, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, r)]);
+          }
+          for (const [what, values, expected, limit] of got) {
+            const c = compareWithBound(`${name}${what}`, values, expected.data, limit);
+            console.log(`    ${describeComparison(c)}`);
+            if (!c.pass) assert.unreachable(describeFailure(c, values, expected.data, limit));
+          }
+          for (const t of [xt, wtt, wtT, bt, rt]) t.dispose();
         }
-        for (const t of [xt, wt, bt, rt]) t.dispose();
       }
       assert.is(engine.stats().lateCompiles, 0, `${engine.tuning.name}: kernels compiled late`);
       engine.destroy();
@@ -77,7 +126,7 @@ test('a dropped residual fails the bound (the check can fail)', async () => {
   const x = randomNd(random, [1, 4, 5, 5]), w = randomNd(random, [8, 4, 3, 3]), b = randomNd(random, [8]), r = randomNd(random, [1, 8, 5, 5]);
   const expected = map(ref.conv2d(x, w, b, { padding: 1 }), (v, i) => v + r.data[i]);
   const got = await conv2d(upload(engine, x), upload(engine, w), upload(engine, b), { padding: 1 }).read();
-  assert.not.ok(compareWithBound('without residual', got, expected.data, bound(x, w, b, r, 1)).pass);
+  assert.not.ok(compareWithBound('without residual', got, expected.data, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), { padding: 1 }), x, w, r)).pass);
 });
 
 test('a residual of the wrong shape is refused with both shapes named', async () => {

@@ -92,4 +92,44 @@ test('the packed weight is made once per weight and remade after an in-place upd
   for (const t of [x, g]) t.dispose();
 });
 
+test('the software tuning reads weights through 64 KiB uniform windows, storage only where no block fits one', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const seen: string[] = [];
+  const dispatch = engine.dispatch.bind(engine);
+  engine.dispatch = (k, storage, ...rest) => {
+    if (k.op === 'conv2d_forward' || k.op === 'conv2d_transposed') {
+      const w = storage[1];
+      seen.push(`${k.op.slice(7)} ${k.defines?.UNIFORM_WEIGHTS ? ('offset' in w ? `window@${w.offset}` : 'uniform') : 'storage'}`);
+    }
+    return dispatch(k, storage, ...rest);
+  };
+  const cases: [number[], number][] = [
+    [[1, 48, 5, 6], 8], // 13.5 KiB either way round: one binding
+    [[1, 48, 5, 6], 40], // 67.5 KiB: forward 4 + 1 blocks of 8 × 48 × 9 floats, input gradient 5 + 1 of 8 × 40 × 9
+    [[1, 232, 3, 3], 8], // forward: one 8-channel block is 65.25 KiB, no window holds it; input gradient: 28 + 1 blocks
+  ];
+  try {
+    engine.scope(() => {
+      for (const [shape, cout] of cases) {
+        const x = upload(engine, randomNd(random, shape));
+        const w = upload(engine, randomNd(random, [cout, shape[1], 3, 3]));
+        valueAndGrad(engine, () => sum(conv2d(x, w, undefined, { padding: 1 })), [x]);
+      }
+    });
+  } finally {
+    engine.dispatch = dispatch;
+  }
+  console.log(`    ${engine.tuning.name}: ${seen.join(', ')}`);
+  if (!engine.tuning.conv.uniformWeights) {
+    assert.ok(seen.every((s) => s.endsWith('storage')));
+    return;
+  }
+  assert.equal(seen, [
+    'forward uniform', 'transposed uniform',
+    'forward window@0', 'forward window@55296', 'transposed window@0', 'transposed window@57600',
+    'forward storage', 'transposed window@0', 'transposed window@64512',
+  ]);
+});
+
 test.run();

@@ -23,6 +23,19 @@ test('bindings and the uniform struct are read from WGSL, comments ignored', () 
   assert.equal(iface.params, [{ name: 'size', type: 'u32' }, { name: 'groupsX', type: 'u32' }, { name: 'offset', type: 'i32' }, { name: 'scale', type: 'f32' }]);
 });
 
+test('a uniform-buffer array is an operand like a read-only storage buffer; the uniform struct stays the last binding', () => {
+  const wgsl = `struct Params { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<uniform> w: array<vec4<f32>, 4096>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;`;
+  const iface = parseKernelInterface(wgsl, 'weights');
+  assert.equal(iface.bindings.get(1), { name: 'w', kind: 'read' });
+  assert.equal(iface.params, [{ name: 'n', type: 'u32' }]);
+  checkDispatch(iface, 'weights', 3, ['u32']);
+  assert.throws(() => checkDispatch(iface, 'weights', 2, ['u32']), /weights: the WGSL declares bindings \[0, 1, 2, 3\] but the dispatch binds 2 buffer/);
+});
+
 test('a matching dispatch passes; each kind of mismatch fails naming the op and both sides', () => {
   const iface = parseKernelInterface(WGSL, 'demo');
   checkDispatch(iface, 'demo', 2, ['u32', 'u32', 'i32', 'f32']);

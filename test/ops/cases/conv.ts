@@ -44,6 +44,11 @@ const SHAPES: ConvShape[] = [
   { x: [3, 1, 13, 7], cout: 3, k: [2, 3], stride: 2, padding: 2 },
   { x: [2, 3, 5, 5], cout: 2, k: 3, stride: 1, padding: 1 },
   { x: [1, 2, 6, 5], cout: 3, k: 3, stride: 2, padding: [1, 0, 0, 1] },
+  // Packed weights over 64 KiB, where the tuning reads weights through uniform bindings: 40 × 48 × 9
+  // floats in two windows either way round; one 8-channel block of 232 input channels fits no window
+  // (storage), its input gradient takes two.
+  { x: [1, 48, 5, 6], cout: 40, k: 3, stride: 1, padding: 1 },
+  { x: [1, 232, 3, 3], cout: 8, k: 3, stride: 1, padding: 1 },
   // The kernels read whole vec4s around each row segment: x and the output fill their buffers
   // exactly (the loads run past the end), and rows narrower than a vec4 or than the padding.
   { x: [1, 1, 8, 8], cout: 4, k: 3, stride: 1, padding: 1 },
