@@ -178,7 +178,7 @@ export async function gradientMatchCheck(ctx: SanityContext, attack: AttackConfi
     name: 'gradient matches finite differences',
     passed: worst <= tol,
     value: worst,
-    detail: `full DLR gradient at ${k} random points of the ε-ball, one noise draw: per-image |⟨g,v⟩ − fd| / max(‖g‖, |fd|, 1e-4) ${r.errors.map((e) => e.toExponential(1)).join(', ')} (pass ≤ ${tol}); image ${at}: ‖g‖ ${r.gradNorms[at].toExponential(2)}, ⟨g,v⟩ along ĝ and random ${fmt(r.directional[at])}, differences ${fmt(r.differences[at])}`,
+    detail: `full DLR gradient at ${k} random points of the ε-ball, one noise draw: per-image |⟨g,v⟩ − fd| / max(‖g‖, |fd|), 0 where both < 1e-4 (flat) ${r.errors.map((e) => e.toExponential(1)).join(', ')} (pass ≤ ${tol}); image ${at}: ‖g‖ ${r.gradNorms[at].toExponential(2)}, ⟨g,v⟩ along ĝ and random ${fmt(r.directional[at])}, differences ${fmt(r.differences[at])}`,
   };
 }
 
