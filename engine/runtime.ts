@@ -116,7 +116,12 @@ export class Engine {
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const gpu = await acquireDevice(opts);
-    const adapter = { software: gpu.software, workgroupStorageBytes: gpu.limits.maxComputeWorkgroupStorageSize, subgroups: gpu.features.subgroups };
+    const adapter = {
+      software: gpu.software,
+      workgroupStorageBytes: gpu.limits.maxComputeWorkgroupStorageSize,
+      subgroups: gpu.features.subgroups,
+      compilerUnrolls: !/swiftshader/i.test(`${gpu.adapterName} ${gpu.adapterInfo.architecture} ${gpu.adapterInfo.description}`),
+    };
     return new Engine(gpu, chooseTuning(adapter, opts.tuning));
   }
 

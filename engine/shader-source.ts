@@ -1,9 +1,11 @@
-// Loads `shaders/<name>.wgsl` and expands its variant conditionals with wgsl-preprocessor.
+// Loads `shaders/<name>.wgsl` and expands its variant conditionals with wgsl-preprocessor and, where
+// the tuning asks, its `#unroll` loops.
 // In the .wgsl files a conditional names a define: `#if VEC4`, `#elif !BIAS`; numeric defines are
 // spliced where `${NAME}` appears. Built code (the package, browser bundles) has the files embedded
 // (shader-texts.ts); run from source, Node reads them from disk. Either way the same WGSL runs.
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { EMBEDDED_SHADERS } from './shader-texts.ts';
+import { unrollLoops, withoutUnrollMarkers } from './shader-unroll.ts';
 
 export type Defines = Record<string, boolean | number>;
 
@@ -31,7 +33,10 @@ export function shaderSource(name: string): string {
 
 const TOKEN = /(#(?:if|elif)[ \t]+)(!?)([A-Z_][A-Z0-9_]*)|\$\{([A-Z_][A-Z0-9_]*)\}/g;
 
-/** Applies defines: each named condition or `${NAME}` becomes a template substitution. */
+/**
+ * Applies defines (each named condition or `${NAME}` becomes a template substitution); then, where
+ * the define UNROLL is set, expands the `#unroll` loops (shader-unroll.ts), else leaves them loops.
+ */
 export function preprocess(source: string, defines: Defines, shaderName: string): string {
   const strings: string[] = [];
   const values: unknown[] = [];
@@ -51,5 +56,6 @@ export function preprocess(source: string, defines: Defines, shaderName: string)
   }
   strings.push(source.slice(last));
   const raw = Object.assign([...strings], { raw: strings });
-  return wgsl(raw as unknown as TemplateStringsArray, ...values);
+  const code = wgsl(raw as unknown as TemplateStringsArray, ...values);
+  return defines.UNROLL ? unrollLoops(code, shaderName) : withoutUnrollMarkers(code);
 }

@@ -34,6 +34,12 @@
 // buffers for less than storage buffers (see SOFTWARE_TUNING). A weight over 64 KiB is bound in
 // windows of whole output-channel blocks, one dispatch each: workgroup_id.z counts blocks from the
 // window's first, p.block0 says which output block that is (0 when the weight is bound whole).
+// UNROLL (the swiftshader tuning): FORWARD / TRANSPOSED's inner loops (accumulate, loadRow), marked
+// `#unroll`, are expanded (engine/shader-unroll.ts) so that every register index there is a
+// constant: SwiftShader keeps arrays indexed by a loop variable in memory (its Franfee step at
+// batch 8: conv2d_forward 0.9–1.0 s unrolled, 4.8–5.2 s not). Loops run once per invocation (store,
+// columnsInside) and WEIGHT_GRAD's stay loops: expanded too, they made SwiftShader compile every
+// kernel in 182 s instead of 83 s (34 s with nothing expanded); their speed there is unmeasured.
 // Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, UNIFORM_WEIGHTS, BIAS, RESIDUAL
 // (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
 // RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
@@ -98,12 +104,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /** Kernel columns any one phase uses; pixel q, tap t reads row[q + TAPS − 1 − t]. */
 const TAPS = (KW + S - 1u) / S;
 const STEP = 1u;
-fn segmentOffset(t: u32) -> u32 { return TAPS - 1u - t; }
 #else
 /** Pixel q, tap t reads row[S·q + t]. */
 const TAPS = KW;
 const STEP = S;
-fn segmentOffset(t: u32) -> u32 { return t; }
 #endif
 const SEG = STEP * (P - 1u) + TAPS;
 
@@ -197,6 +201,7 @@ fn loadRow(plane: u32, iy: i32, ix0: i32, inside: array<bool, SEG>) -> array<f32
   let first = start >> 2u;
   let shift = u32(start & 3);
   var q: array<f32, SEGV * 4u>;
+  #unroll
   for (var m = 0u; m < SEGV; m++) {
     let v = x[u32(max(first + i32(m), 0))];
     q[4u * m] = v.x;
@@ -206,8 +211,10 @@ fn loadRow(plane: u32, iy: i32, ix0: i32, inside: array<bool, SEG>) -> array<f32
   }
   // A shift by 0-3 values as shifts by 1 and by 2: two selects a value, no dynamic register index.
   var half: array<f32, SEG + 2u>;
+  #unroll
   for (var k = 0u; k < SEG + 2u; k++) { half[k] = select(q[k], q[k + 1u], (shift & 1u) != 0u); }
   var row: array<f32, SEG>;
+  #unroll
   for (var k = 0u; k < SEG; k++) { row[k] = select(0.0, select(half[k], half[k + 2u], shift >= 2u), rowInside && inside[k]); }
   return row;
 }
@@ -285,14 +292,22 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
  * of the staged weight chunk (without staging, of the packed weight).
  */
 fn accumulate(row: array<f32, SEG>, tap0: u32, tapStep: u32, taps: u32) {
+  #unroll
   for (var t = 0u; t < TAPS; t++) {
     let wAt = (tap0 + min(t, taps - 1u) * tapStep) * CV;
     var wq: array<vec4<f32>, CV>;
+    #unroll
     for (var b = 0u; b < CV; b++) { wq[b] = select(vec4<f32>(0.0), weightAt(wAt + b), t < taps); }
+    #unroll
     for (var j = 0u; j < TCO; j++) {
       let wv = vec4<f32>(wq[j / 4u][j % 4u]);
+      #unroll
       for (var v = 0u; v < NV; v++) {
-        let a = segmentOffset(t) + 4u * STEP * v;
+#if TRANSPOSED
+        let a = TAPS - 1u - t + 4u * STEP * v;
+#else
+        let a = t + 4u * STEP * v;
+#endif
         acc[j][v] = fma(wv, vec4<f32>(row[a], row[a + STEP], row[a + 2u * STEP], row[a + 3u * STEP]), acc[j][v]);
       }
     }

@@ -6,6 +6,8 @@
 // (8·${TM}) rows × (32·${NV}) columns; gid.z is the batch (≤ 65535). Out-of-range rows/columns
 // read clamped addresses and are never written, so odd sizes need no special case.
 // Variants: BIAS adds bias[n]; RELU / SILU apply the activation in the epilogue.
+// UNROLL (the swiftshader tuning) expands the tile's `#unroll` loops (engine/shader-unroll.ts), so
+// every register index is a constant: SwiftShader keeps arrays indexed by a loop variable in memory.
 
 struct Params { M: u32, N: u32, K: u32, sAb: u32, sAm: u32, sAk: u32, sBb: u32, sBk: u32, sBn: u32 }
 
@@ -38,8 +40,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let aBase = gid.z * p.sAb;
   let bBase = gid.z * p.sBb;
   var rowOff: array<u32, ${TM}>;
+  #unroll
   for (var i = 0u; i < ${TM}u; i++) { rowOff[i] = aBase + min(row0 + i, p.M - 1u) * p.sAm; }
   var colOff: array<vec4<u32>, ${NV}>;
+  #unroll
   for (var v = 0u; v < ${NV}u; v++) {
     let c = col0 + v * 4u;
     colOff[v] = bBase + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(p.N - 1u)) * p.sBn;
@@ -48,21 +52,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var k = 0u; k < p.K; k++) {
     var bv: array<vec4<f32>, ${NV}>;
     let kb = k * p.sBk;
+    #unroll
     for (var v = 0u; v < ${NV}u; v++) {
       let o = colOff[v] + vec4<u32>(kb);
       bv[v] = vec4<f32>(b[o.x], b[o.y], b[o.z], b[o.w]);
     }
     let ka = k * p.sAk;
+    #unroll
     for (var i = 0u; i < ${TM}u; i++) {
       let av = vec4<f32>(a[rowOff[i] + ka]);
+      #unroll
       for (var v = 0u; v < ${NV}u; v++) { acc[i][v] = fma(av, bv[v], acc[i][v]); }
     }
   }
+  #unroll
   for (var i = 0u; i < ${TM}u; i++) {
     let row = row0 + i;
-    if (row >= p.M) { break; }
+    if (row >= p.M) { return; }
     let outRow = (gid.z * p.M + row) * p.N;
+    #unroll
     for (var v = 0u; v < ${NV}u; v++) {
+      #unroll
       for (var j = 0u; j < 4u; j++) {
         let col = col0 + v * 4u + j;
         if (col < p.N) {

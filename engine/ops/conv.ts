@@ -47,7 +47,7 @@ const UNIFORM_BYTES = 65536;
 /** minUniformBufferOffsetAlignment as every device gives it unless asked for less. */
 const UNIFORM_OFFSET_ALIGN = 256;
 
-function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number, uniformWeights: boolean): KernelSpec {
+function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number, uniformWeights: boolean, unroll: boolean): KernelSpec {
   const { bias, residual, activation } = epilogue;
   const staging = variant === 'forward' || variant === 'transposed';
   if (staging && stagedVec4s > 0 && stagedVec4s < kh * kw * (tile.channels / 4)) {
@@ -75,6 +75,7 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
       ...bindingSlots(epilogue),
       RELU: activation === 'relu',
       SILU: activation === 'silu',
+      UNROLL: staging && unroll,
     },
   };
 }
@@ -84,13 +85,13 @@ export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: n
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   const full = { ...PLAIN, ...epilogue };
   if (full.residual && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual`);
-  return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s, uniformWeights);
+  return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s, uniformWeights, tuning.unroll);
 }
 
 // The weight copy uses no tap or tile constant; fixed values keep it one pipeline.
 const NEUTRAL_TILE: ConvTile = { channels: 4, vec4Pixels: 1 };
-const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false);
-const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false);
+const padKernel = variantKernel('pad', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false, false);
+const packKernel = variantKernel('pack', 1, 1, 1, PLAIN, NEUTRAL_TILE, 0, false, false);
 
 /** Where a kernel sits on the input: stride and the padding before the first row and column. */
 interface Placement {

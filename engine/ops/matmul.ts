@@ -7,15 +7,16 @@ import { empty } from './common.ts';
 import { sumTo } from './reduce.ts';
 import { reshape } from './shape.ts';
 import { silu, unaryBackward } from './unary.ts';
-import type { RegisterTile, Tuning } from './tuning.ts';
+import type { Tuning } from './tuning.ts';
 
 export type Activation = 'none' | 'relu' | 'silu';
 
-export function matmulKernel(tile: RegisterTile, bias: boolean, activation: Activation): KernelSpec {
+export function matmulKernel(tuning: Tuning, bias: boolean, activation: Activation): KernelSpec {
+  const tile = tuning.matmul;
   return {
     op: 'matmul',
     shader: 'matmul',
-    defines: { TM: tile.rows, NV: tile.vec4Cols, BIAS: bias, RELU: activation === 'relu', SILU: activation === 'silu' },
+    defines: { TM: tile.rows, NV: tile.vec4Cols, BIAS: bias, RELU: activation === 'relu', SILU: activation === 'silu', UNROLL: tuning.unroll },
   };
 }
 
@@ -50,7 +51,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias:
   const tile = engine.tuning.matmul;
   const u = new Uniforms().u32(M, N, K, A.sBatch, A.sRow, A.sCol, B.sBatch, B.sRow, B.sCol);
   const groups: [number, number, number] = [Math.ceil(N / (32 * tile.vec4Cols)), Math.ceil(M / (8 * tile.rows)), batch];
-  engine.dispatch(matmulKernel(tile, !!bias, activation), bias ? [a, b, bias, out] : [a, b, out], u, groups);
+  engine.dispatch(matmulKernel(engine.tuning, !!bias, activation), bias ? [a, b, bias, out] : [a, b, out], u, groups);
   return out;
 }
 
@@ -83,4 +84,4 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, activation: Act
 }
 
 export const matmulKernels = (tuning: Tuning): KernelSpec[] =>
-  [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => matmulKernel(tuning.matmul, bias, act)));
+  [false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((act) => matmulKernel(tuning, bias, act)));

@@ -75,6 +75,11 @@ export interface Tuning {
   readonly normRun: number;
   /** Convolution register tiles (shaders/conv2d.wgsl), chosen with tools/bench-conv.ts. */
   readonly conv: ConvTiling;
+  /**
+   * Expand the register tiles' `#unroll` loops (conv forward / transposed, matmul) in the WGSL, for
+   * drivers whose compiler leaves them loops and keeps the arrays they index in memory.
+   */
+  readonly unroll: boolean;
 }
 
 const tile = (channels: number, pixels: number): ConvTile => ({ channels, vec4Pixels: pixels / 4 });
@@ -129,7 +134,7 @@ const softwareCandidates = (pass: ConvTilePass, kernel: number, stride: number):
   return pass === 'forward' ? [tile(8, 8), tile(12, 8), tile(16, 4), tile(4, 16)] : [tile(8, 8), tile(4, 16), tile(8, 16)];
 };
 
-/** lavapipe and SwiftShader. */
+/** lavapipe (and, with its loops unrolled, SwiftShader). */
 export const SOFTWARE_TUNING: Tuning = {
   name: 'software',
   matmul: { rows: 8, vec4Cols: 2 },
@@ -164,7 +169,20 @@ export const SOFTWARE_TUNING: Tuning = {
     // 3×3 and 7×7 images, within noise (319 against 305 ms).
     uniformWeights: true,
   },
+  // lavapipe's LLVM unrolls the register tiles itself: the Franfee step at batch 64 with the loops
+  // expanded in the WGSL ran within noise of the loops (conv2d_forward 641 against 713 ms, outputs
+  // bit-identical), and the expanded kernels compile slower on a cold shader cache.
+  unroll: false,
 };
+
+/**
+ * SwiftShader: the software tiles, with their loops expanded in the WGSL. Its compiler keeps a
+ * function-scope array indexed by a loop variable in memory, gathered lane by lane; expanded, every
+ * index is a constant and the tile lives in registers. Franfee step at batch 8, the two alternating
+ * in one process (tools/ab-shader.ts): conv2d_forward 0.89–1.03 s against 4.8–5.2 s, outputs
+ * bit-identical. The price: compiling every kernel takes 83 s instead of 34 s.
+ */
+export const SWIFTSHADER_TUNING: Tuning = { ...SOFTWARE_TUNING, name: 'swiftshader', unroll: true };
 
 /** Hardware adapters: many short invocations, wide workgroups. */
 export const GPU_TUNING: Tuning = {
@@ -184,13 +202,15 @@ export const GPU_TUNING: Tuning = {
     // Staged weights serve the same purpose; uniform weights are unmeasured on hardware.
     uniformWeights: false,
   },
+  // GPU compilers unroll constant loops themselves.
+  unroll: false,
 };
 
 /** The GPU tuning with workgroup-memory trees for row reductions: what GPUs without subgroups run. */
 export const GPU_TREE_TUNING: Tuning = { ...GPU_TUNING, name: 'gpu-tree', rowReduction: 'tree' };
 
 /** Every named variant: the op tests run each of them on whatever adapter CI has. */
-export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, gpu: GPU_TUNING, 'gpu-tree': GPU_TREE_TUNING };
+export const TUNING_VARIANTS: Readonly<Record<string, Tuning>> = { software: SOFTWARE_TUNING, swiftshader: SWIFTSHADER_TUNING, gpu: GPU_TUNING, 'gpu-tree': GPU_TREE_TUNING };
 
 /** What the choice of a tuning looks at. */
 export interface AdapterTraits {
@@ -200,6 +220,8 @@ export interface AdapterTraits {
   workgroupStorageBytes: number;
   /** The device has the `subgroups` feature. */
   subgroups: boolean;
+  /** The driver's shader compiler unrolls constant-bound loops (all but SwiftShader's, as measured). */
+  compilerUnrolls: boolean;
 }
 
 /** Whether a tuning reduces rows with one workgroup per row ('tree' or 'subgroup') rather than one invocation's walk. */
@@ -234,7 +256,7 @@ export function chooseTuning(adapter: AdapterTraits, requested?: Tuning | string
     if (!named) throw new RangeError(`unknown tuning "${pick}"; known: ${Object.keys(TUNING_VARIANTS).join(', ')}`);
     tuning = named;
   } else {
-    tuning = pick ?? (adapter.software ? SOFTWARE_TUNING : GPU_TUNING);
+    tuning = pick ?? (!adapter.software ? GPU_TUNING : adapter.compilerUnrolls ? SOFTWARE_TUNING : SWIFTSHADER_TUNING);
   }
   const matmul = parseTile('PURIFY_TILE');
   if (matmul) tuning = { ...tuning, name: `${tuning.name}+tile`, matmul: { rows: matmul[0], vec4Cols: matmul[1] } };

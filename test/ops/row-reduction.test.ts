@@ -18,8 +18,8 @@ const seed = freshSeed();
 const random = rng(seed);
 console.log(`  seed ${seed}`);
 
-test('the GPU tuning reduces with subgroups only where the device has them', () => {
-  const gpu = { software: false, workgroupStorageBytes: 32768, subgroups: true };
+test('the GPU tuning reduces with subgroups only where the device has them; SwiftShader gets unrolled tiles', () => {
+  const gpu = { software: false, workgroupStorageBytes: 32768, subgroups: true, compilerUnrolls: true };
   assert.is(chooseTuning(gpu).rowReduction, 'subgroup');
   const fallback = chooseTuning({ ...gpu, subgroups: false });
   assert.is(fallback.rowReduction, 'tree');
@@ -27,6 +27,10 @@ test('the GPU tuning reduces with subgroups only where the device has them', () 
   assert.is(chooseTuning({ ...gpu, software: true }).rowReduction, SOFTWARE_TUNING.rowReduction);
   assert.is(chooseTuning({ ...gpu, software: true }, 'gpu-tree').rowReduction, 'tree');
   assert.is(GPU_TUNING.rowReduction, 'subgroup');
+  // SwiftShader's compiler does not unroll: it gets the software tiles with their loops expanded.
+  assert.is(chooseTuning({ ...gpu, software: true, compilerUnrolls: false }).name, 'swiftshader');
+  assert.is(chooseTuning({ ...gpu, software: true, compilerUnrolls: false }).unroll, true);
+  assert.is(chooseTuning({ ...gpu, software: true }).unroll, false);
 });
 
 test('on an adapter with subgroups the gpu variant runs the subgroup kernels, to float64 and the same every run', async () => {
