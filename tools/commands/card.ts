@@ -83,6 +83,9 @@ export async function run(argv: string[]): Promise<void> {
     if (attacks[0].restarts < state.restarts) throw new Error(`${saved} already has ${state.restarts} restarts; --restarts ${attacks[0].restarts} cannot remove them`);
     state.restartsDone ??= Object.fromEntries(Object.entries(state.robust).map(([k, flags]) => [k, flags.map((f) => (f === null ? 0 : state.restarts))]));
     state.restarts = attacks[0].restarts;
+    // A card extended by another command (more restarts) names both, so the text matches the table.
+    const command = `purify card ${argv.join(' ')}`;
+    if (!state.command.endsWith(command)) state.command += `, extended by: ${command}`;
     console.error(`resumed from ${saved}`);
   } else {
     const all = Array.from({ length: test.n }, (_, i) => i);
