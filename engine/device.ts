@@ -30,6 +30,8 @@ export interface GpuContext {
   features: { timestampQuery: boolean; shaderF16: boolean; subgroups: boolean };
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number; maxComputeWorkgroupsPerDimension: number; maxComputeInvocationsPerWorkgroup: number };
   software: boolean;
+  /** The driver's shader compiler unrolls constant-bound loops (every one measured but SwiftShader's). */
+  compilerUnrolls: boolean;
   /** Resolves when the device is lost or destroyed. */
   lost: Promise<GPUDeviceLostInfo>;
   isLost(): boolean;
@@ -40,6 +42,7 @@ export class NoAdapterError extends Error {}
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const SOFTWARE_NAME = /llvmpipe|lavapipe|swiftshader|software|basic render/i;
+const SWIFTSHADER_NAME = /swiftshader/i;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
 
@@ -200,6 +203,7 @@ function wrapDevice(device: GPUDevice, name: string, adapter: GPUAdapter | undef
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
     software: SOFTWARE_NAME.test(name),
+    compilerUnrolls: !SWIFTSHADER_NAME.test(`${name} ${info?.architecture ?? ''} ${info?.description ?? ''}`),
     lost: lostPromise,
     isLost: () => lost,
     destroy() {

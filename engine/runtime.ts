@@ -120,7 +120,7 @@ export class Engine {
       software: gpu.software,
       workgroupStorageBytes: gpu.limits.maxComputeWorkgroupStorageSize,
       subgroups: gpu.features.subgroups,
-      compilerUnrolls: !/swiftshader/i.test(`${gpu.adapterName} ${gpu.adapterInfo.architecture} ${gpu.adapterInfo.description}`),
+      compilerUnrolls: gpu.compilerUnrolls,
     };
     return new Engine(gpu, chooseTuning(adapter, opts.tuning));
   }

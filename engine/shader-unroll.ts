@@ -11,6 +11,7 @@
 // becomes `{ BODY }` with i replaced by its value, so BODY's declarations stay local to it.
 
 const MARKER = /^[ \t]*#unroll[ \t]*\r?\n/m;
+const EVERY_MARKER = new RegExp(MARKER.source, 'gm');
 const HEADER = /^\s*for\s*\(\s*var\s+([A-Za-z_]\w*)\s*=\s*([^;]+);\s*\1\s*<\s*([^;]+);\s*\1\s*\+\+\s*\)\s*\{/;
 const MODULE_CONST = /^const\s+([A-Za-z_]\w*)\s*=\s*([^;]+);/gm;
 const MAX_ITERATIONS = 256;
@@ -71,7 +72,7 @@ function closingBrace(code: string, open: number): number {
 
 /** `code` with its `#unroll` markers removed and the loops left as they are. */
 export function withoutUnrollMarkers(code: string): string {
-  return code.replace(new RegExp(MARKER.source, 'gm'), '');
+  return code.replace(EVERY_MARKER, '');
 }
 
 /** `code` with every `#unroll` loop expanded (nested ones too); throws, naming the shader, where a marked loop cannot be. */

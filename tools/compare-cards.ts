@@ -5,7 +5,7 @@
 // Usage: node --import tsx tools/compare-cards.ts A.card.json B.card.json [--names A,B]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pairedMcnemar, wilsonInterval } from '../engine/eval/stats.ts';
+import { pairedMcnemar, percentWithInterval } from '../engine/eval/stats.ts';
 
 interface CardImage {
   index: number;
@@ -42,10 +42,6 @@ const flags = (card: CardJson, attack: string) =>
   });
 const worst = (card: CardJson) => card.perImage.map((img) => img.clean && attacks.every((k) => img[k] === true));
 
-const pct = (k: number, n: number) => {
-  const ci = wilsonInterval(k, n);
-  return `${((100 * k) / n).toFixed(1)} % [${(100 * ci.low).toFixed(1)}, ${(100 * ci.high).toFixed(1)}]`;
-};
 const rows: [string, boolean[], boolean[]][] = [
   ['clean (these images)', a.perImage.map((i) => i.clean), b.perImage.map((i) => i.clean)],
   ...attacks.map((k): [string, boolean[], boolean[]] => [k, flags(a, k), flags(b, k)]),
@@ -57,5 +53,5 @@ console.log('|---|---|---|---|---|');
 for (const [row, fa, fb] of rows) {
   const paired = pairedMcnemar(fa, fb);
   const count = (f: boolean[]) => f.filter(Boolean).length;
-  console.log(`| ${row} | ${pct(count(fa), fa.length)} | ${pct(count(fb), fb.length)} | ${paired.onlyFirst} / ${paired.onlySecond} | ${paired.p.toPrecision(2)} |`);
+  console.log(`| ${row} | ${percentWithInterval(count(fa), fa.length)} | ${percentWithInterval(count(fb), fb.length)} | ${paired.onlyFirst} / ${paired.onlySecond} | ${paired.p.toPrecision(2)} |`);
 }

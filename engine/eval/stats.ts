@@ -24,6 +24,13 @@ export function wilsonInterval(successes: number, n: number, z = Z95): Interval 
   return { low: successes === 0 ? 0 : Math.max(0, centre - half), high: successes === n ? 1 : Math.min(1, centre + half) };
 }
 
+/** `successes` of `n` as a percentage with its Wilson 95 % interval, e.g. "81.1 % [78.6, 83.4]". */
+export function percentWithInterval(successes: number, n: number, digits = 1): string {
+  const ci = wilsonInterval(successes, n);
+  const pct = (v: number) => (100 * v).toFixed(digits);
+  return `${pct(successes / n)} % [${pct(ci.low)}, ${pct(ci.high)}]`;
+}
+
 /** log C(n, k) for k = 0…n, by the product recurrence (exact enough for n in the tens of thousands). */
 function logBinomials(n: number): Float64Array {
   const out = new Float64Array(n + 1);

@@ -170,17 +170,19 @@ export const SOFTWARE_TUNING: Tuning = {
     uniformWeights: true,
   },
   // lavapipe's LLVM unrolls the register tiles itself: the Franfee step at batch 64 with the loops
-  // expanded in the WGSL ran within noise of the loops (conv2d_forward 641 against 713 ms, outputs
-  // bit-identical), and the expanded kernels compile slower on a cold shader cache.
+  // expanded in the WGSL ran within noise of the loops (idle, alternating: step 460–880 against
+  // 586–678 ms, outputs bit-identical), and the expanded kernels compile slower on a cold shader
+  // cache (test/ops/conv-epilogue.test.ts 263 s against 42 s warm).
   unroll: false,
 };
 
 /**
  * SwiftShader: the software tiles, with their loops expanded in the WGSL. Its compiler keeps a
  * function-scope array indexed by a loop variable in memory, gathered lane by lane; expanded, every
- * index is a constant and the tile lives in registers. Franfee step at batch 8, the two alternating
- * in one process (tools/ab-shader.ts): conv2d_forward 0.89–1.03 s against 4.8–5.2 s, outputs
- * bit-identical. The price: compiling every kernel takes 83 s instead of 34 s.
+ * index is a constant and the tile lives in registers. Franfee step at batch 8, idle, the two
+ * alternating in one process (tools/ab-shader.ts --tunings software,swiftshader): 619–821 against
+ * 2432–3168 ms (conv2d_forward 683 against 2478 ms), outputs bit-identical; conv 3×3 64→64 forward
+ * 0.76 against 0.19 GFLOP/s. The price: compiling every kernel takes 45 s instead of 18 s.
  */
 export const SWIFTSHADER_TUNING: Tuning = { ...SOFTWARE_TUNING, name: 'swiftshader', unroll: true };
 
