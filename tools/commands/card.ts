@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type DatasetName } from '../../engine/data/datasets.ts';
 import { cardAttacks, cleanCorrect, robustToAttack, type AttackTarget } from '../../engine/eval/classifier-attacks.ts';
+import { percentWithInterval } from '../../engine/eval/stats.ts';
 import { readSafetensorsMetadata } from '../../engine/io/safetensors.ts';
 import { loadClassifier } from '../../engine/models/catalog.ts';
 import { formatTime } from '../progress.ts';
@@ -164,7 +165,7 @@ function card(s: CardState, meta: Record<string, string>, clean: boolean[], curv
   const names = Object.keys(s.robust).filter((k) => s.robust[k].every((v) => v !== null));
   const worst = clean.map((c, i) => c && names.every((k) => s.robust[k][i]));
   const restartsOf = (k: string) => Math.min(...(s.restartsDone?.[k] ?? [s.restarts]));
-  const rows = names.map((k) => `| ${k} | ${restartsOf(k)} | ${pct(s.robust[k].filter(Boolean).length / s.n)} | ${formatTime(s.seconds[k])} |`).join('\n');
+  const rows = names.map((k) => `| ${k} | ${restartsOf(k)} | ${percentWithInterval(s.robust[k].filter(Boolean).length, s.n, 2)} | ${formatTime(s.seconds[k])} |`).join('\n');
   const missing = Object.keys(s.robust).filter((k) => !names.includes(k));
   return `# ${meta.model ?? s.weights}
 
@@ -181,10 +182,10 @@ Clean accuracy: **${pct(s.cleanAccuracy)}** of all ${s.testN} test images. Robus
 image counts when it is classified correctly clean and no restart fools it (random start; restarts r = 0…${s.restarts - 1}
 draw from seed ${s.seed} + r). ${s.adapter}, ${cpus().length} CPU cores.
 
-| attack | restarts | robust accuracy | attack time |
+| attack | restarts | robust accuracy [Wilson 95 %] | attack time |
 |---|---|---|---|
 ${rows}
-| worst case over the rows above | | **${pct(worst.filter(Boolean).length / s.n)}** | |
+| worst case over the rows above | | **${percentWithInterval(worst.filter(Boolean).length, s.n, 2)}** | |
 ${missing.length ? `\nNot finished: ${missing.join(', ')} (resume with \`--resume\`).\n` : ''}
 Command: \`${s.command}\`. Per-image flags: the card's JSON.
 `;
