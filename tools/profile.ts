@@ -5,19 +5,21 @@
 //                 instead of the Franfee denoiser
 //   --weights F   with --guide: a guidance network's weight file instead of the shipped one
 //   --dispatches  also list the slowest single dispatches in the order they ran
+//   --model M     franfee-mnist (default) or ddpm-cifar10 (the bench's CIFAR UNet, random weights)
+//   --adapter A   an adapter whose name contains A (lavapipe, SwiftShader)
 import { parseArgs } from 'node:util';
 import { Engine, precompileAll, valueAndGrad } from '../engine/index.ts';
 import { loadClassifier, loadDenoiser } from '../engine/models/catalog.ts';
 import { sum } from '../engine/ops/index.ts';
-import { denoiserStep, randomTensor } from './bench/cases.ts';
+import { CIFAR_UNET_LABEL, cifarBenchUnet, denoiserStep, randomTensor } from './bench/cases.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
   allowPositionals: true,
-  options: { grad: { type: 'boolean', default: false }, guide: { type: 'boolean', default: false }, weights: { type: 'string' }, dispatches: { type: 'boolean', default: false } },
+  options: { grad: { type: 'boolean', default: false }, guide: { type: 'boolean', default: false }, weights: { type: 'string' }, dispatches: { type: 'boolean', default: false }, model: { type: 'string', default: 'franfee-mnist' }, adapter: { type: 'string' } },
 });
 const batch = Number(positionals[0] ?? 10);
-const engine = await Engine.create();
+const engine = await Engine.create({ adapter: values.adapter });
 await precompileAll(engine);
 let name: string;
 let step: () => void;
@@ -27,7 +29,8 @@ if (values.guide) {
   name = `${model.name} forward + input gradient`;
   step = () => void valueAndGrad(engine, () => sum(model.logits(x)), [x]);
 } else {
-  const model = await loadDenoiser(engine);
+  if (values.model !== 'franfee-mnist' && values.model !== CIFAR_UNET_LABEL) throw new Error(`--model: franfee-mnist or ${CIFAR_UNET_LABEL}, got ${values.model}`);
+  const model = values.model === CIFAR_UNET_LABEL ? await cifarBenchUnet(engine) : await loadDenoiser(engine);
   const denoise = denoiserStep(engine, model, batch);
   name = `${model.name} step${values.grad ? ' + input gradient' : ''}`;
   step = values.grad ? denoise.withInputGradient : () => void denoise.forward();

@@ -103,21 +103,29 @@ export function chainCase(method: 'diffpure' | 'agdm', tStar: number, batch: num
 
 /**
  * The Franfee MNIST DDPM step at batch 1, 16 and 64 (forward, and forward + input gradient), its
- * DiffPure and AGDM chains at batch 64, and one step of a CIFAR-size DDPM UNet (batch 8, random weights).
+ * DiffPure and AGDM chains at batch 64, and one step of a CIFAR-size DDPM UNet (batch 1 and 8, random weights).
  */
+export const CIFAR_UNET_LABEL = 'ddpm-cifar10';
+/** The bench's CIFAR UNet has random weights drawn from this seed (the TF.js port reuses them). */
+export const CIFAR_UNET_SEED = 1;
+/** Batch 1 too: on CPU drivers one image takes seconds to tens of seconds (about 11 GFLOP). */
+export const CIFAR_UNET_BATCHES = [1, 8];
+
+/** The CIFAR-size DDPM UNet the bench times: google/ddpm-cifar10-32's shape with random weights. */
+export async function cifarBenchUnet(engine: Engine): Promise<Denoiser> {
+  const { DDPM_CIFAR10, ddpmUnet, ddpmUnetSpecs } = await import('../../engine/models/ddpm-unet.ts');
+  const { Params } = await import('../../engine/nn/params.ts');
+  return ddpmUnet(Params.init(engine, ddpmUnetSpecs(DDPM_CIFAR10), CIFAR_UNET_SEED), DDPM_CIFAR10, `${CIFAR_UNET_LABEL} (ch 128, mult 1,2,2,2; random weights)`);
+}
+
 export function modelCases(): BenchCase[] {
   const catalog = () => import('../../engine/models/catalog.ts');
   const franfee = async (engine: Engine) => (await catalog()).loadDenoiser(engine, 'franfee-mnist');
-  const cifar = async (engine: Engine) => {
-    const { DDPM_CIFAR10, ddpmUnet, ddpmUnetSpecs } = await import('../../engine/models/ddpm-unet.ts');
-    const { Params } = await import('../../engine/nn/params.ts');
-    return ddpmUnet(Params.init(engine, ddpmUnetSpecs(DDPM_CIFAR10), 1), DDPM_CIFAR10, 'ddpm-cifar10 (ch 128, mult 1,2,2,2; random weights)');
-  };
   const withGuide = async (engine: Engine) => ({ denoiser: await franfee(engine), guide: await (await catalog()).loadClassifier(engine, 'mnist-guidance') });
   return [
     ...[1, 16, 64].flatMap((batch) => [denoiserStepCase('franfee-mnist', franfee, batch), denoiserStepCase('franfee-mnist', franfee, batch, true)]),
     chainCase('diffpure', 100, 64, async (engine) => ({ denoiser: await franfee(engine) })),
     chainCase('agdm', 70, 64, withGuide),
-    denoiserStepCase('ddpm-cifar10', cifar, 8),
+    ...CIFAR_UNET_BATCHES.map((batch) => denoiserStepCase(CIFAR_UNET_LABEL, cifarBenchUnet, batch)),
   ];
 }

@@ -26,6 +26,8 @@ export interface BenchRecord {
   gflops: number | null;
   imagesPerSec: number | null;
   repeats: number;
+  /** The engine's kernel variants (engine/ops/tuning.ts); absent on other engines' rows. */
+  tuning?: string;
 }
 
 export async function measure(engine: Engine, c: BenchCase, requestedRepeats = 7, warmup = 2): Promise<BenchRecord> {
@@ -56,16 +58,20 @@ export async function measure(engine: Engine, c: BenchCase, requestedRepeats = 7
       gflops: c.flops ? c.flops / (ms * 1e6) : null,
       imagesPerSec: c.images ? (c.images * 1000) / ms : null,
       repeats,
+      tuning: engine.tuning.name,
     };
   } finally {
     dispose();
   }
 }
 
+/** One decimal, or three significant digits below 1 (a CPU driver's UNet runs at 0.03 images/s). */
+const rate = (v: number) => (v >= 1 ? v.toFixed(1) : v.toPrecision(3));
+
 export function formatTable(records: BenchRecord[]): string {
   const rows = [['adapter', 'op', 'shape', 'ms', 'GPU ms', 'GFLOP/s', 'images/s']];
   for (const r of records) {
-    rows.push([r.adapter, r.op, r.shape, r.ms.toFixed(2), r.gpuMs === null ? '-' : r.gpuMs.toFixed(2), r.gflops === null ? '-' : r.gflops.toFixed(2), r.imagesPerSec === null ? '-' : r.imagesPerSec.toFixed(1)]);
+    rows.push([r.adapter, r.op, r.shape, r.ms.toFixed(2), r.gpuMs === null ? '-' : r.gpuMs.toFixed(2), r.gflops === null ? '-' : r.gflops.toFixed(2), r.imagesPerSec === null ? '-' : rate(r.imagesPerSec)]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r, j) => r.map((v, i) => (i >= 3 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ') + (j === 0 ? '\n' + widths.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');

@@ -5,8 +5,11 @@ import type { BenchRecord } from './measure.ts';
 export interface TfjsCase {
   op: string;
   shape: string;
-  flops: number;
-  build(tf: any): { run(): any; dispose(): void };
+  flops?: number;
+  images?: number;
+  /** A cap on repeats for slow cases, as BenchCase has. */
+  maxRepeats?: number;
+  build(tf: any): { run(): any; dispose(): void; check?(out: any): Promise<{ maxErr: number; maxRef: number }> };
 }
 
 export const tfjsCases: TfjsCase[] = [
@@ -33,8 +36,14 @@ export const tfjsCases: TfjsCase[] = [
   },
 ];
 
-/** Runs the TF.js cases on the adapter whose name contains `adapterName`; null when TF.js is not installed. */
-export async function runTfjs(adapterName: string, gpu: GPU, repeats: number): Promise<BenchRecord[] | null> {
+/** A port's output may differ from the engine's by f32 rounding, not more. */
+const PORT_TOLERANCE = 1e-3;
+
+/**
+ * Runs `cases` on the adapter whose name contains `adapterName`; null when TF.js is not installed.
+ * A case with a check() is compared with the engine's output first and fails loudly if it differs.
+ */
+export async function runTfjs(adapterName: string, gpu: GPU, repeats: number, cases: TfjsCase[] = tfjsCases): Promise<BenchRecord[] | null> {
   // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   let tf: any;
@@ -47,8 +56,15 @@ export async function runTfjs(adapterName: string, gpu: GPU, repeats: number): P
   await tf.setBackend('webgpu');
   await tf.ready();
   const records: BenchRecord[] = [];
-  for (const c of tfjsCases) {
-    const { run, dispose } = c.build(tf);
+  for (const c of cases) {
+    const { run, dispose, check } = c.build(tf);
+    if (check) {
+      const out = run();
+      const { maxErr, maxRef } = await check(out);
+      out.dispose();
+      console.error(`${c.op}: max |TF.js − engine| ${maxErr.toExponential(2)} (max |engine| ${maxRef.toExponential(2)})`);
+      if (!(maxErr <= PORT_TOLERANCE * Math.max(1, maxRef))) throw new Error(`${c.op}: the TF.js port differs from the engine by ${maxErr} (tolerance ${PORT_TOLERANCE} × max(1, ${maxRef}))`);
+    }
     const once = async () => {
       const t0 = performance.now();
       const out = run();
@@ -56,12 +72,13 @@ export async function runTfjs(adapterName: string, gpu: GPU, repeats: number): P
       out.dispose();
       return performance.now() - t0;
     };
-    for (let i = 0; i < 2; i++) await once();
+    for (let i = 0; i < (check ? 1 : 2); i++) await once();
     const times: number[] = [];
-    for (let i = 0; i < repeats; i++) times.push(await once());
+    const runs = Math.min(repeats, c.maxRepeats ?? Infinity);
+    for (let i = 0; i < runs; i++) times.push(await once());
     times.sort((a, b) => a - b);
     const ms = times[Math.floor(times.length / 2)];
-    records.push({ adapter: adapterName, op: c.op, shape: c.shape, ms, gpuMs: null, gflops: c.flops / (ms * 1e6), imagesPerSec: null, repeats });
+    records.push({ adapter: adapterName, op: c.op, shape: c.shape, ms, gpuMs: null, gflops: c.flops ? c.flops / (ms * 1e6) : null, imagesPerSec: c.images ? (c.images * 1000) / ms : null, repeats: runs });
     dispose();
   }
   return records;

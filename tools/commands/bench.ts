@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dawnGpu } from '../../engine/device.ts';
-import { kernelCases, modelCases } from '../bench/cases.ts';
-import { runTfjs } from '../bench/tfjs.ts';
+import { CIFAR_UNET_BATCHES, CIFAR_UNET_LABEL, kernelCases, modelCases } from '../bench/cases.ts';
+import { runTfjs, tfjsCases } from '../bench/tfjs.ts';
+import { tfjsCifarUnetCase } from '../bench/tfjs-unet.ts';
 import { runTorch } from '../bench/torch.ts';
 import { poolBenchRecords } from '../bench/pool.ts';
 import { formatTable, measure, type BenchRecord } from '../bench/measure.ts';
@@ -17,7 +18,8 @@ export async function run(argv: string[]): Promise<void> {
     options: { ...deviceOptions, json: { type: 'string' }, filter: { type: 'string' }, repeats: { type: 'string', default: '7' }, tfjs: { type: 'boolean', default: false }, torch: { type: 'boolean', default: false }, pool: { type: 'boolean', default: false } },
   });
   const engine = await engineFrom(values);
-  const cases = [...kernelCases, ...modelCases()].filter((c) => !values.filter || `${c.op} ${c.shape}`.includes(values.filter));
+  const wanted = (c: { op: string; shape: string }) => !values.filter || `${c.op} ${c.shape}`.includes(values.filter);
+  const cases = [...kernelCases, ...modelCases()].filter(wanted);
   const records: BenchRecord[] = [];
   for (const [i, c] of cases.entries()) {
     process.stderr.write(`[${i + 1}/${cases.length}] ${c.op} ${c.shape}\n`);
@@ -26,7 +28,11 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (values.tfjs) {
     const name = engine.gpu.adapterName;
-    const tf = await runTfjs(name, await dawnGpu(values.adapter ?? preferredName(name)), Number(values.repeats));
+    // The UNet port needs the engine's weights and output, so it is built only when the filter keeps it.
+    const unetBatches = CIFAR_UNET_BATCHES.filter((batch) => wanted({ op: `tfjs ${CIFAR_UNET_LABEL} UNet step`, shape: `batch ${batch}` }));
+    const tfCases = [...tfjsCases.filter(wanted)];
+    for (const batch of unetBatches) tfCases.push(await tfjsCifarUnetCase(engine, batch));
+    const tf = await runTfjs(name, await dawnGpu(values.adapter ?? preferredName(name)), Number(values.repeats), tfCases);
     if (tf) records.push(...tf);
     else console.error('TensorFlow.js is not installed (npm i -D @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu); skipping --tfjs');
   }
