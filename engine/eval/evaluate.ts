@@ -194,8 +194,8 @@ export async function evaluate(engine: Engine, p: Pipeline, data: EvalData, opts
     const drawFlags = Array.from({ length: draws }, () => ({ clean: [] as boolean[], attacks: Object.fromEntries(names.map((a) => [a, [] as boolean[]])), surrogate: Object.fromEntries(names.map((a) => [a, [] as boolean[]])) }));
     for (let start = range.start; start < range.end; start += opts.batch) {
       const count = Math.min(opts.batch, range.end - start);
-      // The first seed's batch at image 0 keeps the grid's examples.
-      const keep = seed === opts.seeds[0] && start === 0 ? Math.min(opts.examples ?? 0, count) : 0;
+      // The first seed's first batch of the range keeps the grid's examples (a shard's own first images).
+      const keep = seed === opts.seeds[0] && start === range.start ? Math.min(opts.examples ?? 0, count) : 0;
       const key = `seed-${seed}/images-${start}-${start + count}${draws > 1 ? `/draws-${draws}` : ''}`;
       let batch = opts.store?.get<BatchResult>(key);
       if (!batch) {

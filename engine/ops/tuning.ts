@@ -182,7 +182,9 @@ export const SOFTWARE_TUNING: Tuning = {
  * index is a constant and the tile lives in registers. Franfee step at batch 8, idle, the two
  * alternating in one process (tools/ab-shader.ts --tunings software,swiftshader): 619–821 against
  * 2432–3168 ms (conv2d_forward 683 against 2478 ms), outputs bit-identical; conv 3×3 64→64 forward
- * 0.76 against 0.19 GFLOP/s. The price: compiling every kernel takes 45 s instead of 18 s.
+ * 0.76 against 0.19 GFLOP/s; the CIFAR-size DDPM UNet step at batch 1 10.4 against 46.4 s (TF.js 37.3 s
+ * on the same model, reports/bench-swiftshader-unet.json). The price: compiling every kernel takes
+ * 27–45 s instead of 12–18 s.
  */
 export const SWIFTSHADER_TUNING: Tuning = { ...SOFTWARE_TUNING, name: 'swiftshader', unroll: true };
 

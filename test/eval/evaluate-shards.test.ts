@@ -85,6 +85,10 @@ test('checkpoints keep a grid\'s pixels exactly', async () => {
   const again = await evaluate(engine, p, data, { attacks, seeds: [1], batch: 5, examples: 2, store: folderStore(join(dir, 'examples'), 'x') });
   assert.instance(again.examples!.attacks.pgd.adversarial, Float32Array);
   assert.equal(again.examples, first.examples);
+  // A shard's grid shows its own first images (eval --shard K/N --grid).
+  const shard = await evaluate(engine, p, data, { attacks, seeds: [1], batch: 2, examples: 2, range: { start: 3, end: 5 } });
+  assert.ok(shard.examples, 'a shard that does not start at image 0 kept no examples for its grid');
+  assert.equal([...shard.examples.labels], [...data.labels.slice(3, 5)]);
 });
 
 test('a surrogate chain is attacked, the defence scores; the gradient gap is 1 for an exact surrogate', async () => {

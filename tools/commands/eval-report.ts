@@ -259,7 +259,17 @@ function threatSection(runs: EvalReport[]): string {
   return lines.join('\n');
 }
 
-const modelText = (m: ModelRecord | null) => (m ? `\`${m.name}\` (sha256 ${m.sha256.slice(0, 12)})` : '-');
+const modelText = (m: ModelRecord) => `\`${m.name}\` (sha256 ${m.sha256.slice(0, 12)})`;
+
+/** Every distinct model the runs used in `role` (runs side by side need not all use one: a bare classifier has no denoiser). */
+function modelsText(runs: EvalReport[], role: keyof EvalReport['models']): string {
+  const distinct = new Map<string, ModelRecord>();
+  for (const r of runs) {
+    const m = r.models[role];
+    if (m) distinct.set(m.sha256, m);
+  }
+  return distinct.size ? [...distinct.values()].map(modelText).join(' and ') : '-';
+}
 
 export function renderReport(runs: EvalReport[], title: string): string {
   const groups = new Map<string, EvalReport[]>();
@@ -267,11 +277,10 @@ export function renderReport(runs: EvalReport[], title: string): string {
     const key = `${r.threat.norm} ${r.threat.eps}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const m = runs[0].models;
   return [
     `# ${title}`,
     '',
-    `Classifier ${modelText(m.classifier)}, denoiser ${modelText(m.denoiser)}, AGDM guidance network ${modelText(m.guidance)}; full hashes in the JSON.`,
+    `Classifier ${modelsText(runs, 'classifier')}, denoiser ${modelsText(runs, 'denoiser')}, AGDM guidance network ${modelsText(runs, 'guidance')}; full hashes in the JSON.`,
     'Accuracies are over the first N test images: mean ± standard deviation over seeds and scoring draws, then the Wilson 95 % interval of',
     'N images at that accuracy (the images are the sampling unit; a seed fixes the attack\'s randomness and the defence\'s evaluation noise,',
     'a scoring draw is one more draw of the defence\'s noise for the same adversarial images). Clean',

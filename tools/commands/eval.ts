@@ -198,7 +198,9 @@ export async function run(argv: string[]): Promise<void> {
     printDefense(defense, seeds.length);
     save();
   }
-  if (values.grid && results.some((r) => r.examples)) {
+  if (values.grid && !results.some((r) => r.examples)) {
+    console.error(`no grid written to ${values.grid}: no example images were kept (--examples ${values.examples}, or every batch came from a checkpoint written without them)`);
+  } else if (values.grid) {
     writeOutput(values.grid, imageGrid(await gridRows(engine, classifier, results)));
     console.error(`grid written to ${values.grid}`);
   }
