@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dawnGpu } from '../../engine/device.ts';
 import type { DdpmUnetConfig } from '../../engine/models/ddpm-unet.ts';
-import { runTfjs } from '../../tools/bench/tfjs.ts';
+import { dawnAdapterName, runTfjs } from '../../tools/bench/tfjs.ts';
 import { tfjsDdpmUnetCase, unetReference } from '../../tools/bench/tfjs-unet.ts';
 import { freshSeed } from '../helpers/check.ts';
 import { getEngine } from '../helpers/gpu.ts';
@@ -19,7 +19,7 @@ test('the TF.js UNet port reproduces the engine, and a port with a wrong weight 
   const engine = await getEngine();
   if (!engine) return;
   const ref = await unetReference(engine, SMALL, seed, 2, 'small');
-  const gpu = await dawnGpu(engine.gpu.adapterName.split(/[: ]/)[0]);
+  const gpu = await dawnGpu(dawnAdapterName(engine.gpu.adapterName));
   const records = await runTfjs(engine.gpu.adapterName, gpu, 1, [tfjsDdpmUnetCase(ref)]);
   if (!records) {
     console.log('  SKIP: TensorFlow.js is not installed');

@@ -45,10 +45,12 @@ type PreparedCase = BenchCase & { prepare(engine: Engine): Promise<void> };
  * with the gradient of Σε̂ w.r.t. the input (what the attacks and the AGDM guidance pay per step):
  * the workload the step benchmarks, tools/profile.ts and tools/ab-shader.ts time.
  */
-export function denoiserStep(engine: Engine, model: Denoiser, batch: number): { forward(): Tensor; withInputGradient(): void; dispose(): void } {
+export function denoiserStep(engine: Engine, model: Denoiser, batch: number): { x: Tensor; t: number[]; forward(): Tensor; withInputGradient(): void; dispose(): void } {
   const x = engine.keep(randomTensor(engine, [batch, ...model.imageShape]));
   const t = new Array(batch).fill(50);
   return {
+    x,
+    t,
     forward: () => model.predictEps(x, t),
     withInputGradient: () => void valueAndGrad(engine, () => sum(model.predictEps(x, t)), [x]),
     dispose: () => x.dispose(),

@@ -1,56 +1,28 @@
 // The DDPM UNet of engine/models/ddpm-unet.ts written in TensorFlow.js ops (channels-last), so the
 // --tfjs comparison times the same model with the same weights, not a kernel proxy. The case checks
 // its output against the engine's before it is timed: a port that computes something else fails.
-import { DDPM_CIFAR10, ddpmUnetForward, ddpmUnetSpecs, type DdpmUnetConfig } from '../../engine/models/ddpm-unet.ts';
+import { DDPM_CIFAR10, ddpmUnet, ddpmUnetSpecs, type DdpmUnetConfig } from '../../engine/models/ddpm-unet.ts';
+import { timestepEmbedding } from '../../engine/ops/embedding.ts';
 import type { TensorMap } from '../../engine/io/raw-tensor.ts';
 import { Params } from '../../engine/nn/params.ts';
 import type { Engine } from '../../engine/index.ts';
-import { CIFAR_UNET_LABEL, CIFAR_UNET_SEED, randomTensor } from './cases.ts';
+import { CIFAR_UNET_LABEL, CIFAR_UNET_SEED, denoiserStep } from './cases.ts';
 import type { TfjsCase } from './tfjs.ts';
 
 export interface UnetReference {
   cfg: DdpmUnetConfig;
   weights: TensorMap;
-  /** [n, C, H, W] input and the engine's ε̂ for it, channel-major. */
+  /** [n, C, H, W] input, its time embedding rows [n, channels] (the engine's op) and the engine's ε̂, channel-major. */
   x: Float32Array;
-  t: number[];
+  sinusoid: Float32Array;
   expected: Float32Array;
   images: number;
   label: string;
 }
 
-/** diffusers' [sin | cos] timestep embedding with downscale_freq_shift 1, in float64. */
-function sinusoid(t: readonly number[], dim: number): Float32Array {
-  const half = dim / 2;
-  const out = new Float32Array(t.length * dim);
-  t.forEach((step, b) => {
-    for (let i = 0; i < half; i++) {
-      const angle = step * Math.exp((-Math.log(10000) * i) / (half - 1));
-      out[b * dim + i] = Math.sin(angle);
-      out[b * dim + half + i] = Math.cos(angle);
-    }
-  });
-  return out;
-}
-
-/** [n, C, H, W] → [n, H, W, C] or back. */
-function permute(data: Float32Array, [n, a, b, c]: number[], order: 'nchw→nhwc' | 'nhwc→nchw'): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < n; i++)
-    for (let p = 0; p < a; p++)
-      for (let q = 0; q < b; q++)
-        for (let r = 0; r < c; r++) {
-          const src = ((i * a + p) * b + q) * c + r;
-          // nchw→nhwc: (p, q, r) = (C, H, W) goes to (H, W, C); nhwc→nchw: (H, W, C) goes to (C, H, W).
-          const dst = order === 'nchw→nhwc' ? ((i * b + q) * c + r) * a + p : ((i * c + r) * a + p) * b + q;
-          out[dst] = data[src];
-        }
-  return out;
-}
-
 export function tfjsDdpmUnetCase(ref: UnetReference): TfjsCase {
   const { cfg, weights } = ref;
-  const [n, c, h, w] = [ref.t.length, cfg.imageChannels, cfg.size, cfg.size];
+  const [n, c, h, w] = [ref.images, cfg.imageChannels, cfg.size, cfg.size];
   return {
     op: `tfjs ${ref.label} UNet step`,
     shape: `batch ${n}`,
@@ -126,14 +98,17 @@ export function tfjsDdpmUnetCase(ref: UnetReference): TfjsCase {
         }
         return conv(groupNorm(hcur, 'conv_norm_out', true), 'conv_out');
       };
-      const x = tf.tensor(permute(ref.x, [n, c, h, w], 'nchw→nhwc'), [n, h, w, c]);
-      const rows = tf.tensor(sinusoid(ref.t, cfg.channels), [n, cfg.channels]);
+      // Inputs in TF.js's channels-last layout, made once outside the timed runs.
+      const x = tf.tidy(() => tf.transpose(tf.tensor(ref.x, [n, c, h, w]), [0, 2, 3, 1]));
+      const rows = tf.tensor(ref.sinusoid, [n, cfg.channels]);
       const run = () => tf.tidy(() => forward(x, rows));
       return {
         run,
         dispose: () => tf.dispose([x, rows, ...prepared.values()]),
         async check(out: any) {
-          const got = permute(await out.data(), [n, h, w, c], 'nhwc→nchw');
+          const channelMajor = tf.transpose(out, [0, 3, 1, 2]);
+          const got: Float32Array = await channelMajor.data();
+          channelMajor.dispose();
           let maxErr = 0;
           let maxRef = 0;
           got.forEach((v, i) => {
@@ -150,16 +125,14 @@ export function tfjsDdpmUnetCase(ref: UnetReference): TfjsCase {
 /** The engine's ε̂ for a random input at t = 50 under `cfg` with weights drawn from `seed`: what a port must reproduce. */
 export async function unetReference(engine: Engine, cfg: DdpmUnetConfig, seed: number, batch: number, label: string): Promise<UnetReference> {
   const params = Params.init(engine, ddpmUnetSpecs(cfg), seed);
-  const x = randomTensor(engine, [batch, cfg.imageChannels, cfg.size, cfg.size]);
-  const t = new Array(batch).fill(50);
+  const step = denoiserStep(engine, ddpmUnet(params, cfg, label), batch);
+  const eps = step.forward();
+  const rows = timestepEmbedding(engine, step.t, cfg.channels, 'sin-cos', { downscaleFreqShift: 1 });
   try {
-    const eps = ddpmUnetForward(params, cfg, x, t);
-    const expected = await eps.read();
-    eps.dispose();
-    return { cfg, weights: await params.toTensorMap(), x: await x.read(), t, expected, images: batch, label };
+    const [weights, x, sinusoid, expected] = await Promise.all([params.toTensorMap(), step.x.read(), rows.read(), eps.read()]);
+    return { cfg, weights, x, sinusoid, expected, images: batch, label };
   } finally {
-    x.dispose();
-    params.dispose();
+    for (const t of [eps, rows, step, params]) t.dispose();
   }
 }
 

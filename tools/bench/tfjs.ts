@@ -36,6 +36,9 @@ export const tfjsCases: TfjsCase[] = [
   },
 ];
 
+/** Dawn's adapter names are shorter than adapter.info.description; match on the driver's first word. */
+export const dawnAdapterName = (description: string) => description.split(/[: ]/)[0];
+
 /** A port's output may differ from the engine's by f32 rounding, not more. */
 const PORT_TOLERANCE = 1e-3;
 

@@ -2,15 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dawnGpu } from '../../engine/device.ts';
 import { CIFAR_UNET_BATCHES, CIFAR_UNET_LABEL, kernelCases, modelCases } from '../bench/cases.ts';
-import { runTfjs, tfjsCases } from '../bench/tfjs.ts';
+import { dawnAdapterName, runTfjs, tfjsCases } from '../bench/tfjs.ts';
 import { tfjsCifarUnetCase } from '../bench/tfjs-unet.ts';
 import { runTorch } from '../bench/torch.ts';
 import { poolBenchRecords } from '../bench/pool.ts';
 import { formatTable, measure, type BenchRecord } from '../bench/measure.ts';
 import { deviceOptions, engineFrom } from './options.ts';
-
-/** Dawn's adapter names are shorter than adapter.info.description; match on the driver's first word. */
-const preferredName = (description: string) => description.split(/[: ]/)[0];
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -30,9 +27,9 @@ export async function run(argv: string[]): Promise<void> {
     const name = engine.gpu.adapterName;
     // The UNet port needs the engine's weights and output, so it is built only when the filter keeps it.
     const unetBatches = CIFAR_UNET_BATCHES.filter((batch) => wanted({ op: `tfjs ${CIFAR_UNET_LABEL} UNet step`, shape: `batch ${batch}` }));
-    const tfCases = [...tfjsCases.filter(wanted)];
+    const tfCases = tfjsCases.filter(wanted);
     for (const batch of unetBatches) tfCases.push(await tfjsCifarUnetCase(engine, batch));
-    const tf = await runTfjs(name, await dawnGpu(values.adapter ?? preferredName(name)), Number(values.repeats), tfCases);
+    const tf = await runTfjs(name, await dawnGpu(values.adapter ?? dawnAdapterName(name)), Number(values.repeats), tfCases);
     if (tf) records.push(...tf);
     else console.error('TensorFlow.js is not installed (npm i -D @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu); skipping --tfjs');
   }
