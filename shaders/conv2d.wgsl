@@ -42,6 +42,8 @@
 // kernel in 182 s instead of 83 s (34 s with nothing expanded); their speed there is unmeasured.
 // Defines: KH, KW and S (unrolled taps), TCO (a multiple of 4) and NV (tile), STAGED_VEC4S, UNIFORM_WEIGHTS, BIAS, RESIDUAL
 // (FORWARD: adds a tensor of the output's shape before the activation, a ResNet block's skip),
+// SAMPLE_BIAS (FORWARD: adds sampleBias[n, co], a per-sample channel vector such as a UNet's time
+// embedding, broadcast over the image: the add pass it replaces would read and write the whole output),
 // RELU / SILU epilogue; PAD, PACK, TRANSPOSED, WEIGHT_GRAD pick the variant (none: FORWARD).
 
 const S = ${S}u;
@@ -221,7 +223,7 @@ fn loadRow(plane: u32, iy: i32, ix0: i32, inside: array<bool, SEG>) -> array<f32
 
 struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u32, tileRows: u32, tiles: u32, groupsX: u32, padTop: u32, padLeft: u32, block0: u32 }
 
-// The optional bindings shift the later ones; engine/ops/conv.ts numbers them (BIAS_AT, RESIDUAL_AT, OUT_AT, PARAMS_AT).
+// The optional bindings shift the later ones; engine/ops/conv.ts numbers them (BIAS_AT, RESIDUAL_AT, SAMPLE_BIAS_AT, OUT_AT, PARAMS_AT).
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 #if UNIFORM_WEIGHTS
 @group(0) @binding(1) var<uniform> w: array<vec4<f32>, ${UNIFORM_VEC4S}>;
@@ -233,6 +235,9 @@ struct Params { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, tilesX: u
 #endif
 #if RESIDUAL
 @group(0) @binding(${RESIDUAL_AT}) var<storage, read> residual: array<f32>;
+#endif
+#if SAMPLE_BIAS
+@group(0) @binding(${SAMPLE_BIAS_AT}) var<storage, read> sampleBias: array<f32>;
 #endif
 @group(0) @binding(${OUT_AT}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${PARAMS_AT}) var<uniform> p: Params;
@@ -270,9 +275,14 @@ fn store(n: u32, co0: u32, y: u32, x0: u32, xStep: u32) {
     if (co >= p.Cout) { return; }
     let outRow = ((n * p.Cout + co) * p.OH + y) * p.OW;
 #if BIAS
-    let b = bias[co];
+    let channelBias = bias[co];
 #else
-    let b = 0.0;
+    let channelBias = 0.0;
+#endif
+#if SAMPLE_BIAS
+    let b = channelBias + sampleBias[n * p.Cout + co];
+#else
+    let b = channelBias;
 #endif
     for (var v = 0u; v < NV; v++) {
       for (var c = 0u; c < 4u; c++) {

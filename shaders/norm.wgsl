@@ -10,13 +10,15 @@
 // row's first value: x − mean = (x − shift) − offset keeps its precision under a large common offset.
 // Passes, exactly one define set (the TS side chains them):
 //   STATS        one invocation per row: mean, then the variance of the deviations (two-pass).
+//   NORMALISE    (with STATS, TREE only) the statistics, then APPLY over the same row by the same
+//                workgroup: one dispatch instead of two where a workgroup holds a row (GPU tunings).
 //   APPLY        one invocation per run of ≤ ${RUN} elements of one segment: y = x̂·γ + β with
 //                x̂ = (x − mean)·rstd; SILU fuses y·σ(y).
 //   ROW_GRADS    one invocation per row: Σ dx̂ and Σ dx̂·x̂ with dx̂ = dy·γ. With SILU it also writes
 //                dy = gradOut·silu'(x̂·γ + β), the pre-activation recomputed from x, for the later passes.
 //   INPUT_GRAD   one invocation per run: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
 //   PARAM_GRADS  one invocation per parameter: dγ = Σ dy·x̂, dβ = Σ dy over the elements it scales.
-// TREE (GPU tunings, STATS and ROW_GRADS only): one workgroup per row instead of one invocation;
+// TREE (GPU tunings, STATS, NORMALISE and ROW_GRADS only): one workgroup per row instead of one invocation;
 // its ${WG} invocations sum strided slices of the row and combine them through workgroup memory in
 // log2(${WG}) barrier steps, so a row of thousands of values is not one GPU thread's serial walk.
 // TREE + SUBGROUPS (GPUs with the subgroups feature): subgroupAdd first, then one value per subgroup
@@ -67,7 +69,14 @@ fn sumOf(v: Value) -> f32 { return v; }
 @group(0) @binding(0) var<storage, read> x: array<Value>;
 #if STATS
 @group(0) @binding(1) var<storage, read_write> stats: array<RowStats>;
+#if NORMALISE
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+#else
 @group(0) @binding(2) var<uniform> p: Params;
+#endif
 #elif APPLY
 @group(0) @binding(1) var<storage, read> stats: array<RowStats>;
 #if ELEMENT_AFFINE
@@ -183,7 +192,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     squares += d * d;
   }
   let total = rowSum(vec2<f32>(squares, 0.0), lane).x;
-  if (lane == 0u) { stats[id] = RowStats(shift, offset, 1.0 / sqrt(total / f32(p.rowLength) + p.eps)); }
+  let s = RowStats(shift, offset, 1.0 / sqrt(total / f32(p.rowLength) + p.eps));
+  if (lane == 0u) { stats[id] = s; }
+#if NORMALISE
+  // Every invocation holds the row's statistics (rowSum returns the total to all), so the row is
+  // applied where it was reduced, as APPLY would: γ/β per element (layer norm) or per channel.
+  for (var m = lane; m < p.rowLength; m += ${WG}u) {
+    let i = base + m;
+#if ELEMENT_AFFINE
+    let q = i % p.segmentLength;
+#else
+    let q = (i / p.segmentLength) % p.channels;
+#endif
+    y[i] = activate(normalised(x[i], s) * gamma[q] + beta[q]);
+  }
+#endif
 #elif ROW_GRADS
   let s = stats[id];
   var sums = vec2<f32>(0.0);

@@ -105,16 +105,20 @@ export function franfeeForward(p: Params, cfg: FranfeeConfig, x: Tensor, t: numb
   if (t.length !== n) throw new RangeError(`franfee: ${t.length} timesteps for a batch of ${n}`);
   const L = cfg.channels.length;
   const emb = matmul(oneHot(x.engine, t, cfg.steps), p.get('pe.embedding.weight'));
+  // The time vectors of the encoder levels and the middle, [n, C] each: every level but the first
+  // gets its vector from the down-conv before it, added in that conv's epilogue.
+  const levelTime = [
+    ...Array.from({ length: L - 1 }, (_, i) => linear(linear(emb, p.get(`pe_linears_en.${i}.0.weight`), p.get(`pe_linears_en.${i}.0.bias`), 'relu'), p.get(`pe_linears_en.${i}.2.weight`), p.get(`pe_linears_en.${i}.2.bias`))),
+    linear(emb, p.get('pe_mid.weight'), p.get('pe_mid.bias')),
+  ];
   const skips: Tensor[] = [];
-  let h = x;
+  let h = add(x, asChannelBias(levelTime[0]));
   for (let i = 0; i < L - 1; i++) {
-    const pe = linear(linear(emb, p.get(`pe_linears_en.${i}.0.weight`), p.get(`pe_linears_en.${i}.0.bias`), 'relu'), p.get(`pe_linears_en.${i}.2.weight`), p.get(`pe_linears_en.${i}.2.bias`));
-    h = block(p, `encoders.${i}.1`, block(p, `encoders.${i}.0`, add(h, asChannelBias(pe))));
+    h = block(p, `encoders.${i}.1`, block(p, `encoders.${i}.0`, h));
     skips.push(h);
-    h = conv2d(h, p.get(`downs.${i}.weight`), p.get(`downs.${i}.bias`), { stride: 2 });
+    h = conv2d(h, p.get(`downs.${i}.weight`), p.get(`downs.${i}.bias`), { stride: 2, sampleBias: levelTime[i + 1] });
   }
-  const peMid = linear(emb, p.get('pe_mid.weight'), p.get('pe_mid.bias'));
-  h = block(p, 'mid.1', block(p, 'mid.0', add(h, asChannelBias(peMid))));
+  h = block(p, 'mid.1', block(p, 'mid.0', h));
   for (let j = 0; j < L - 1; j++) {
     const skip = skips[L - 2 - j];
     const pe = linear(emb, p.get(`pe_linears_de.${j}.weight`), p.get(`pe_linears_de.${j}.bias`));

@@ -29,17 +29,20 @@ type Variant = ConvPass | 'pad' | 'pack';
 interface Epilogue {
   bias: boolean;
   residual: boolean;
+  /** A per-sample channel vector [N, Cout] (FORWARD). */
+  sampleBias: boolean;
   activation: Activation;
 }
 
-const PLAIN: Epilogue = { bias: false, residual: false, activation: 'none' };
+const PLAIN: Epilogue = { bias: false, residual: false, sampleBias: false, activation: 'none' };
 
-/** Binding slots of the optional operands: x, w, then bias and residual where present, then out and the uniforms. */
-function bindingSlots({ bias, residual }: Epilogue): Record<string, number> {
+/** Binding slots of the optional operands: x, w, then bias, residual and sample bias where present, then out and the uniforms. */
+function bindingSlots({ bias, residual, sampleBias }: Epilogue): Record<string, number> {
   const biasAt = 2;
   const residualAt = biasAt + (bias ? 1 : 0);
-  const outAt = residualAt + (residual ? 1 : 0);
-  return { BIAS_AT: biasAt, RESIDUAL_AT: residualAt, OUT_AT: outAt, PARAMS_AT: outAt + 1 };
+  const sampleBiasAt = residualAt + (residual ? 1 : 0);
+  const outAt = sampleBiasAt + (sampleBias ? 1 : 0);
+  return { BIAS_AT: biasAt, RESIDUAL_AT: residualAt, SAMPLE_BIAS_AT: sampleBiasAt, OUT_AT: outAt, PARAMS_AT: outAt + 1 };
 }
 
 /** Bytes one uniform buffer binding holds: 64 KiB, maxUniformBufferBindingSize on every WebGPU device. */
@@ -48,7 +51,7 @@ const UNIFORM_BYTES = 65536;
 const UNIFORM_OFFSET_ALIGN = 256;
 
 function variantKernel(variant: Variant, kh: number, kw: number, stride: number, epilogue: Epilogue, tile: ConvTile, stagedVec4s: number, uniformWeights: boolean, unroll: boolean): KernelSpec {
-  const { bias, residual, activation } = epilogue;
+  const { bias, residual, sampleBias, activation } = epilogue;
   const staging = variant === 'forward' || variant === 'transposed';
   if (staging && stagedVec4s > 0 && stagedVec4s < kh * kw * (tile.channels / 4)) {
     throw new RangeError(`conv: ${stagedVec4s} staged vec4s cannot hold one input channel of a ${kh}×${kw} kernel × ${tile.channels} channels`);
@@ -72,6 +75,7 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
       UNIFORM_VEC4S: UNIFORM_BYTES / 16,
       BIAS: bias,
       RESIDUAL: residual,
+      SAMPLE_BIAS: sampleBias,
       ...bindingSlots(epilogue),
       RELU: activation === 'relu',
       SILU: activation === 'silu',
@@ -84,7 +88,7 @@ function variantKernel(variant: Variant, kh: number, kw: number, stride: number,
 export function convKernel(tuning: Tuning, tile: ConvTile, pass: ConvPass, kh: number, kw: number, stride: number, epilogue: Partial<Epilogue> = {}, uniformWeights = false): KernelSpec {
   if (tile.channels % 4) throw new RangeError(`conv tile: ${tile.channels} channels is not a multiple of 4`);
   const full = { ...PLAIN, ...epilogue };
-  if (full.residual && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual`);
+  if ((full.residual || full.sampleBias) && pass !== 'forward') throw new RangeError(`conv: only the forward pass adds a residual or a per-sample bias`);
   return variantKernel(pass, kh, kw, stride, full, tile, tuning.conv.stagedVec4s, uniformWeights, tuning.unroll);
 }
 
@@ -168,8 +172,8 @@ const squareKernel = (kh: number, kw: number) => (kh === kw ? kh : 0);
 /** Vec4s an input row segment spans: `taps` taps of `pixels` outputs `step` input columns apart. */
 const segmentVec4s = (pixels: number, step: number, taps: number) => ceilDiv(step * (pixels - 1) + taps, 4);
 
-/** out [N, Cout, OH, OW] = act(conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+ bias) (+ residual)). */
-function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation, residual?: Tensor): Tensor {
+/** out [N, Cout, OH, OW] = act(conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (+ bias) (+ residual) (+ sampleBias [N, Cout] per image)). */
+function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placement, OH: number, OW: number, activation: Activation, residual?: Tensor, sampleBias?: Tensor): Tensor {
   const [N, Cin, H, W] = x.shape;
   const [Cout, , KH, KW] = w.shape;
   const S = at.stride;
@@ -180,10 +184,10 @@ function forwardRaw(x: Tensor, w: Tensor, bias: Tensor | undefined, at: Placemen
   const wp = packed(w, 0, tile.channels);
   const out = empty(x.engine, [N, Cout, OH, OW], 'conv2d');
   const { groups, groupsX } = flatGrid(x.engine, tiles, WG);
-  const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, activation }, wp.uniform);
+  const kernel = convKernel(x.engine.tuning, tile, 'forward', KH, KW, S, { bias: !!bias, residual: !!residual, sampleBias: !!sampleBias, activation }, wp.uniform);
   for (const { block0, blocks, binding } of wp.windows) {
     const u = new Uniforms().u32(Cin, H, W, Cout, OH, OW, tilesX, OH, tiles, groupsX, at.padTop, at.padLeft, block0);
-    const operands = [x, binding, ...(bias ? [bias] : []), ...(residual ? [residual] : []), out];
+    const operands = [x, binding, ...(bias ? [bias] : []), ...(residual ? [residual] : []), ...(sampleBias ? [sampleBias] : []), out];
     x.engine.dispatch(kernel, operands, u, [...groups, blocks]);
   }
   return out;
@@ -310,6 +314,8 @@ export interface Conv2dOptions {
   padding?: number | [number, number, number, number];
   /** Added to the output before the activation (a residual block's skip); the output's shape. */
   residual?: Tensor;
+  /** [N, Cout]: added to every pixel of image n's channel co before the activation (a UNet's time vector). */
+  sampleBias?: Tensor;
   activation?: Activation;
 }
 
@@ -318,7 +324,7 @@ export interface Conv2dOptions {
  * then + residual and the activation, fused into the kernel's epilogue (SiLU only when nothing records gradients).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOptions = {}): Tensor {
-  const { stride = 1, padding = 0, activation = 'none', residual } = opts;
+  const { stride = 1, padding = 0, activation = 'none', residual, sampleBias } = opts;
   checkOperands('conv2d', x, weight, 1, 0, bias);
   checkStride('conv2d', stride);
   const [top, bottom, left, right] = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
@@ -332,15 +338,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   if (residual && (residual.rank !== 4 || residual.shape.some((d, i) => d !== [x.shape[0], weight.shape[0], OH, OW][i]))) {
     throw new RangeError(`conv2d: residual [${residual.shape}] must have the output's shape [${x.shape[0]},${weight.shape[0]},${OH},${OW}]`);
   }
+  if (sampleBias && (sampleBias.rank !== 2 || sampleBias.shape[0] !== x.shape[0] || sampleBias.shape[1] !== weight.shape[0])) {
+    throw new RangeError(`conv2d: sampleBias [${sampleBias.shape}] must be [${x.shape[0]},${weight.shape[0]}] (images × output channels)`);
+  }
 
-  const differentiating = !!x.engine.tape && [x, weight, bias, residual].some((t) => t?.requiresGrad);
+  const differentiating = !!x.engine.tape && [x, weight, bias, residual, sampleBias].some((t) => t?.requiresGrad);
   if (activation === 'silu' && differentiating) {
     // SiLU's derivative needs the pre-activation, so its epilogue stays unfused when recording.
-    const conv = conv2d(x, weight, bias, { stride, padding });
+    const conv = conv2d(x, weight, bias, { stride, padding, sampleBias });
     return silu(residual ? add(conv, residual) : conv);
   }
-  const out = forwardRaw(x, weight, bias, at, OH, OW, activation, residual);
-  const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  const out = forwardRaw(x, weight, bias, at, OH, OW, activation, residual, sampleBias);
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : []), ...(sampleBias ? [sampleBias] : [])];
   return recordDifferentiable('conv2d', inputs, out, (gOut) => {
     // ReLU's derivative is readable from its output (out > 0 exactly where the pre-activation is), so it fuses too.
     const g = activation === 'relu' ? unaryBackward('RELU', out, gOut) : gOut;
@@ -349,6 +358,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
       weight.requiresGrad ? weightGradOp(g, x, at, KH, KW) : null,
       ...(bias ? [biasGrad(g, bias)] : []),
       ...(residual ? [g] : []),
+      ...(sampleBias ? [sampleBias.requiresGrad ? sum(g, [2, 3]) : null] : []),
     ];
   });
 }
@@ -382,10 +392,14 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: 
   return transposedOp(x, weight, bias, at, OH, OW);
 }
 
-/** Residual blocks add their skip (with a bias) after a 3×3 or 1×1 conv; other residual convs compile on first use. */
+/**
+ * Residual blocks add their skip (with a bias) after a 3×3 or 1×1 conv, and UNet down-convs (2×2
+ * stride 2) the next level's time vector; other such epilogues compile on first use.
+ */
 const forwardEpilogues = (k: number, stride: number): Epilogue[] => [
-  ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((activation) => ({ bias, residual: false, activation }))),
-  ...(stride === 1 && k !== 2 ? [{ bias: true, residual: true, activation: 'none' as const }, { bias: true, residual: true, activation: 'relu' as const }] : []),
+  ...[false, true].flatMap((bias) => (['none', 'relu', 'silu'] as const).map((activation) => ({ ...PLAIN, bias, activation }))),
+  ...(stride === 1 && k !== 2 ? [{ ...PLAIN, bias: true, residual: true }, { ...PLAIN, bias: true, residual: true, activation: 'relu' as const }] : []),
+  ...(stride === 2 && k === 2 ? [{ ...PLAIN, bias: true, sampleBias: true }] : []),
 ];
 
 /** The (square) kernel sizes and strides precompiled; others compile on first use. */

@@ -6,7 +6,7 @@ import type { Tensor } from '../tensor.ts';
 import { empty, flatGrid } from './common.ts';
 import { workgroupPerRow, type Tuning } from './tuning.ts';
 
-const NORM_PASSES = ['STATS', 'APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
+const NORM_PASSES = ['STATS', 'NORMALISE', 'APPLY', 'ROW_GRADS', 'INPUT_GRAD', 'PARAM_GRADS'] as const;
 type NormPass = (typeof NORM_PASSES)[number];
 
 /** How x splits into segments (runs sharing a row and a γ/β slot) and rows; see shaders/norm.wgsl. */
@@ -21,7 +21,7 @@ interface SegmentLayout {
 }
 
 /** Whether a pass reduces each row with a workgroup (GPU tunings) rather than one invocation's walk. */
-const rowPerWorkgroup = (tuning: Tuning, pass: NormPass) => workgroupPerRow(tuning) && (pass === 'STATS' || pass === 'ROW_GRADS');
+const rowPerWorkgroup = (tuning: Tuning, pass: NormPass) => workgroupPerRow(tuning) && (pass === 'STATS' || pass === 'NORMALISE' || pass === 'ROW_GRADS');
 
 /**
  * Whether a pass reads and writes vec4s: serial statistics over rows, and the apply pass over
@@ -40,11 +40,14 @@ const vec4Capable = (tuning: Tuning, pass: NormPass): boolean => (pass === 'STAT
 
 function normKernel(tuning: Tuning, pass: NormPass, elementAffine = false, silu = false, vec4 = false): KernelSpec {
   const perWorkgroup = rowPerWorkgroup(tuning, pass);
+  if (pass === 'NORMALISE' && !perWorkgroup) throw new RangeError(`norm: the fused NORMALISE pass needs a tuning with a workgroup per row, not "${tuning.name}"`);
   const defines: Record<string, boolean | number> = {
     WG: tuning.serialWorkgroup, BLOCK: tuning.sumBlock, RUN: tuning.normRun, ELEMENT_AFFINE: elementAffine, SILU: silu, TREE: perWorkgroup,
     SUBGROUPS: perWorkgroup && tuning.rowReduction === 'subgroup', VEC4: vec4,
   };
   for (const name of NORM_PASSES) defines[name] = name === pass;
+  // NORMALISE is STATS followed by the apply in the same kernel.
+  if (pass === 'NORMALISE') defines.STATS = true;
   const variant = `${elementAffine ? '_elementwise' : ''}${silu ? '_silu' : ''}${perWorkgroup ? `_${tuning.rowReduction}` : ''}${vec4 ? '_vec4' : ''}`;
   return { op: `norm_${pass.toLowerCase()}${variant}`, shader: 'norm', defines };
 }
@@ -68,9 +71,15 @@ function normalise(op: string, x: Tensor, gamma: Tensor, beta: Tensor, layout: S
   const rows = (layout.batch * layout.channels) / layout.segmentsPerRow;
   const runs = layout.batch * layout.channels * Math.ceil(layout.segmentLength / engine.tuning.normRun);
   const stats = empty(engine, [rows, 3], `${op} stats`);
-  launchNorm('STATS', layout, eps, rows, [x, stats]);
   const y = empty(engine, x.shape, op);
-  launchNorm('APPLY', layout, eps, runs, [x, stats, gamma, beta, y], silu);
+  // Where a workgroup reduces a row it also applies it: one dispatch. Serial statistics (CPU
+  // drivers) keep a separate apply pass, whose runs spread a row over many invocations.
+  if (workgroupPerRow(engine.tuning)) {
+    launchNorm('NORMALISE', layout, eps, rows, [x, stats, gamma, beta, y], silu);
+  } else {
+    launchNorm('STATS', layout, eps, rows, [x, stats]);
+    launchNorm('APPLY', layout, eps, runs, [x, stats, gamma, beta, y], silu);
+  }
   record(op, [x, gamma, beta], y, (gradOut) => {
     // With SiLU the row pass also turns gradOut into the pre-activation gradient dy, which the
     // parameter pass needs too, so it runs whenever anything is differentiated.
@@ -196,6 +205,7 @@ export const normKernels = (tuning: Tuning): KernelSpec[] => [
   ...(vec4Capable(tuning, 'APPLY') ? [false, true].flatMap((elementAffine) => [false, true].map((silu) => normKernel(tuning, 'APPLY', elementAffine, silu, true))) : []),
   normKernel(tuning, 'APPLY', false, true),
   normKernel(tuning, 'ROW_GRADS', false, true),
+  ...(workgroupPerRow(tuning) ? [normKernel(tuning, 'NORMALISE'), normKernel(tuning, 'NORMALISE', true), normKernel(tuning, 'NORMALISE', false, true)] : []),
   ...AFFINE_PASSES.map((pass) => channelAffineKernel(tuning, pass)),
   channelAffineKernel(tuning, 'APPLY', false),
 ];

@@ -1,8 +1,9 @@
-// The conv passes' shape-chosen register tiles and the forward's fused residual epilogue, for every
-// tile a tuning may pick (engine/ops/tuning.ts), against the float64 reference on odd shapes.
+// The conv passes' shape-chosen register tiles and the forward's fused residual and per-sample bias
+// epilogues, for every tile a tuning may pick (engine/ops/tuning.ts), against the float64 reference
+// on odd shapes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Engine } from '../../engine/index.ts';
+import { Engine, valueAndGrad } from '../../engine/index.ts';
 import { conv2d, convKernels, convTranspose2d } from '../../engine/ops/conv.ts';
 import { SOFTWARE_TUNING, TUNING_VARIANTS, withConvTile, type ConvTile, type ConvTilePass, type Tuning } from '../../engine/ops/tuning.ts';
 import * as ref from '../../engine/reference/conv.ts';
@@ -26,6 +27,15 @@ function bound(terms: Nd, x: Nd, w: Nd, r?: Nd): number[] {
   const K = x.shape[1] * w.shape[2] * w.shape[3];
   return Array.from(terms.data, (t, i) => (K + 2) * U * (t + Math.abs(r?.data[i] ?? 0)));
 }
+
+/** x [N, C, H, W] + v [N, C] broadcast over each image's channel planes. */
+function plusSampleBias(x: Nd, v: Nd): Nd {
+  const plane = x.shape[2] * x.shape[3];
+  return map(x, (value, i) => value + v.data[Math.floor(i / plane)]);
+}
+
+/** v [N, C] broadcast to [N, C, H, W] (a bound's term). */
+const broadcastSampleBias = (v: Nd, like: Nd) => plusSampleBias(map(like, () => 0), v);
 
 /** Odd shapes per precompiled kernel: partial pixel rows, partial channel blocks, rows narrower than a vec4. */
 const KERNELS: { k: number; stride: number; padding: number; shapes: { n: number; cin: number; cout: number; h: number; w: number }[] }[] = [
@@ -104,6 +114,11 @@ test('every candidate tile of both passes, for each precompiled kernel, with and
           if (stride === 1) {
             const fused = map(plain, (v, i) => Math.max(0, v + r.data[i]));
             got.push([' + residual, relu', await conv2d(xt, wtt, bt, { ...opts, residual: rt, activation: 'relu' }).read(), fused, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, r)]);
+          } else {
+            const v = randomNd(random, [s.n, s.cout]);
+            const vt = upload(engine, v);
+            got.push([' + sample bias', await conv2d(xt, wtt, bt, { ...opts, sampleBias: vt }).read(), plusSampleBias(plain, v), bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, broadcastSampleBias(absNd(v), plain))]);
+            vt.dispose();
           }
           for (const [what, values, expected, limit] of got) {
             const c = compareWithBound(`${name}${what}`, values, expected.data, limit);
@@ -129,6 +144,40 @@ test('a dropped residual fails the bound (the check can fail)', async () => {
   assert.not.ok(compareWithBound('without residual', got, expected.data, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), { padding: 1 }), x, w, r)).pass);
 });
 
+test('a dropped sample bias fails the bound (the check can fail)', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const random = caseRandom(seed, 'dropped sample bias');
+  const x = randomNd(random, [2, 3, 6, 6]), w = randomNd(random, [5, 3, 2, 2]), b = randomNd(random, [5]), v = randomNd(random, [2, 5]);
+  const opts = { stride: 2 };
+  const plain = ref.conv2d(x, w, b, opts);
+  const got = await conv2d(upload(engine, x), upload(engine, w), upload(engine, b), opts).read();
+  assert.not.ok(compareWithBound('without sample bias', got, plusSampleBias(plain, v).data, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, broadcastSampleBias(absNd(v), plain))).pass);
+});
+
+test('the sample bias gradient is the output gradient summed over each image plane; the input gradient is unchanged', async () => {
+  const engine = await getEngine();
+  if (!engine) return;
+  const random = caseRandom(seed, 'sample bias gradient');
+  const x = randomNd(random, [3, 4, 7, 9]), w = randomNd(random, [6, 4, 2, 2]), b = randomNd(random, [6]), v = randomNd(random, [3, 6]);
+  const opts = { stride: 2 };
+  const g = randomNd(random, ref.conv2d(x, w, b, opts).shape);
+  const [xt, wt, bt, vt, gt] = [x, w, b, v, g].map((t) => upload(engine, t));
+  const { value, grads } = valueAndGrad(engine, () => conv2d(xt, wt, bt, { ...opts, sampleBias: vt }), [xt, vt], gt);
+  const plane = g.shape[2] * g.shape[3];
+  const dv = Array.from(v.data, (_, nc) => g.data.slice(nc * plane, (nc + 1) * plane).reduce((a, e) => a + e, 0));
+  const dvBound = Array.from(v.data, (_, nc) => (plane + 1) * U * g.data.slice(nc * plane, (nc + 1) * plane).reduce((a, e) => a + Math.abs(e), 0));
+  const dx = ref.conv2dBackward(x, w, g, opts).dx;
+  // The input gradient sums Cout·KH·KW products per value (the transposed pass's K).
+  const dxBound = bound(ref.conv2dBackward(absNd(x), absNd(w), absNd(g), opts).dx, g, w);
+  for (const [what, got, want, limit] of [['d/d sampleBias', await grads[1].read(), dv, dvBound], ['d/dx', await grads[0].read(), Array.from(dx.data), dxBound]] as const) {
+    const c = compareWithBound(`conv2d stride 2 + sample bias ${what}`, got, want, limit);
+    console.log(`    ${describeComparison(c)}`);
+    if (!c.pass) assert.unreachable(describeFailure(c, got, want, limit));
+  }
+  for (const t of [xt, wt, bt, vt, gt, value, ...grads]) t.dispose();
+});
+
 test('a residual of the wrong shape is refused with both shapes named', async () => {
   const engine = await getEngine();
   if (!engine) return;
@@ -136,6 +185,8 @@ test('a residual of the wrong shape is refused with both shapes named', async ()
   const w = upload(engine, randomNd(caseRandom(seed, 'w'), [3, 2, 3, 3]));
   const r = upload(engine, randomNd(caseRandom(seed, 'r'), [1, 3, 4, 5]));
   assert.throws(() => conv2d(x, w, undefined, { padding: 1, residual: r }), /residual \[1,3,4,5\] must have the output's shape \[1,3,4,4\]/);
+  const v = upload(engine, randomNd(caseRandom(seed, 'v'), [3, 1]));
+  assert.throws(() => conv2d(x, w, undefined, { padding: 1, sampleBias: v }), /sampleBias \[3,1\] must be \[1,3\]/);
 });
 
 test.run();
