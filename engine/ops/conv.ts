@@ -296,7 +296,9 @@ function weightGradOp(g: Tensor, x: Tensor, at: Placement, KH: number, KW: numbe
   ]);
 }
 
-const biasGrad = (g: Tensor, bias: Tensor) => (bias.requiresGrad ? sum(g, [0, 2, 3]) : null);
+/** The gradient of a bias broadcast over `dims` of the output: g summed over them, if the bias wants one. */
+const sumGrad = (g: Tensor, t: Tensor, dims: number[]) => (t.requiresGrad ? sum(g, dims) : null);
+const biasGrad = (g: Tensor, bias: Tensor) => sumGrad(g, bias, [0, 2, 3]);
 
 function checkOperands(op: string, x: Tensor, w: Tensor, inChannelsAxis: number, outChannelsAxis: number, bias: Tensor | undefined): void {
   if (x.rank !== 4 || w.rank !== 4) throw new RangeError(`${op}: expected x [N,C,H,W] and a rank-4 weight, got [${x.shape}] and [${w.shape}]`);
@@ -358,7 +360,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
       weight.requiresGrad ? weightGradOp(g, x, at, KH, KW) : null,
       ...(bias ? [biasGrad(g, bias)] : []),
       ...(residual ? [g] : []),
-      ...(sampleBias ? [sampleBias.requiresGrad ? sum(g, [2, 3]) : null] : []),
+      ...(sampleBias ? [sumGrad(g, sampleBias, [2, 3])] : []),
     ];
   });
 }

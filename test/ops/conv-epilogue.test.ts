@@ -106,18 +106,19 @@ test('every candidate tile of both passes, for each precompiled kernel, with and
           const r = randomNd(random, plain.shape);
           const transposed = ref.convTranspose2d(x, wt, b, opts);
           const [xt, wtt, wtT, bt, rt] = [x, w, wt, b, r].map((v) => upload(engine, v));
-          const convBound = bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w);
+          const absTerms = ref.conv2d(absNd(x), absNd(w), absNd(b), opts);
+          const convBound = bound(absTerms, x, w);
           const got: [string, Float32Array, Nd, number[]][] = [
             ['', await conv2d(xt, wtt, bt, opts).read(), plain, convBound],
             [' transposed', await convTranspose2d(xt, wtT, bt, opts).read(), transposed, bound(ref.convTranspose2d(absNd(x), absNd(wt), absNd(b), opts), x, wt)],
           ];
           if (stride === 1) {
             const fused = map(plain, (v, i) => Math.max(0, v + r.data[i]));
-            got.push([' + residual, relu', await conv2d(xt, wtt, bt, { ...opts, residual: rt, activation: 'relu' }).read(), fused, bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, r)]);
+            got.push([' + residual, relu', await conv2d(xt, wtt, bt, { ...opts, residual: rt, activation: 'relu' }).read(), fused, bound(absTerms, x, w, r)]);
           } else {
             const v = randomNd(random, [s.n, s.cout]);
             const vt = upload(engine, v);
-            got.push([' + sample bias', await conv2d(xt, wtt, bt, { ...opts, sampleBias: vt }).read(), plusSampleBias(plain, v), bound(ref.conv2d(absNd(x), absNd(w), absNd(b), opts), x, w, broadcastSampleBias(absNd(v), plain))]);
+            got.push([' + sample bias', await conv2d(xt, wtt, bt, { ...opts, sampleBias: vt }).read(), plusSampleBias(plain, v), bound(absTerms, x, w, broadcastSampleBias(absNd(v), plain))]);
             vt.dispose();
           }
           for (const [what, values, expected, limit] of got) {
