@@ -1,7 +1,8 @@
 // What an adapter's compute units give a kernel, measured by probes rather than assumed: the
 // arithmetic rate of a register tile of A accumulators per invocation (where the tile spills), and
-// the rate of loads whose address differs per invocation from a storage and from a uniform buffer
-// (a conv's input reads), beside loads at one address for the whole workgroup (its weight reads).
+// the rate of loads whose address differs per invocation from a storage buffer, a uniform buffer
+// and a texture (a conv's input reads), beside loads at one address for the whole workgroup (its
+// weight reads) and at addresses that are constants in the code (weights with the loops unrolled).
 // On CPU drivers these bound what any kernel layout can reach, which is why the conv kernels are
 // shaped as they are (shaders/conv2d.wgsl, engine/ops/tuning.ts). The probes are not ops: they
 // exist only here. Usage: node --import tsx tools/adapter-limits.ts [--adapter NAME]
@@ -23,8 +24,11 @@ interface Probe {
   /** Floating-point operations or loads per run. */
   work: number;
   unit: 'GFLOP/s' | 'G loads/s';
-  input?: 'storage' | 'uniform';
+  input?: LoadSource;
 }
+
+/** Where a load probe reads: a storage or uniform buffer, or an rgba32float texture (a vec4 per texel). */
+type LoadSource = 'storage' | 'uniform' | 'texture';
 
 const FMA_STEPS = 512;
 
@@ -58,36 +62,62 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 const INPUT_VEC4S = 4096;
 const LOADS = 256;
 
-/** LOADS vec4 loads per invocation, at addresses that differ per invocation ('lane') or are the same for all ('uniform address'). */
-function loadProbe(input: 'storage' | 'uniform', address: 'lane' | 'uniform address'): Probe {
+/** Texels per row of the texture probes' input. */
+const TEXTURE_WIDTH = 64;
+
+/**
+ * LOADS vec4 loads per invocation, at addresses that differ per invocation ('lane'), are the same
+ * for the whole workgroup ('uniform address', computed from a loop counter as a conv's weight index
+ * is), or are constants written into the code ('constant address', the loop expanded in the WGSL:
+ * what a conv would read with its input channels unrolled).
+ */
+function loadProbe(input: LoadSource, address: 'lane' | 'uniform address' | 'constant address'): Probe {
   const invocations = WG * 1024;
-  const space = input === 'uniform' ? 'uniform' : 'storage, read';
-  const base = address === 'lane' ? '(gid.x * 7u)' : '(wg.x * 5u)';
+  const declaration =
+    input === 'texture'
+      ? 'var x: texture_2d<f32>;'
+      : `var<${input === 'uniform' ? 'uniform' : 'storage, read'}> x: array<vec4<f32>, ${INPUT_VEC4S}>;`;
+  const load = (j: string) => (input === 'texture' ? `textureLoad(x, vec2<u32>((${j}) % ${TEXTURE_WIDTH}u, (${j}) / ${TEXTURE_WIDTH}u), 0)` : `x[${j}]`);
+  const body =
+    address === 'constant address'
+      ? Array.from({ length: LOADS }, (_, i) => `  acc += ${load(`${(i * 37) % INPUT_VEC4S}u`)};`).join('\n')
+      : `  let base = ${address === 'lane' ? '(gid.x * 7u)' : '(wg.x * 5u)'} % ${INPUT_VEC4S}u;
+  for (var i = 0u; i < ${LOADS}u; i++) { acc += ${load(`(base + i * 3u) % ${INPUT_VEC4S}u`)}; }`;
+  const addressName = address === 'lane' ? 'per-invocation address' : address === 'uniform address' ? 'workgroup-uniform address' : 'constant address';
   return {
-    name: `vec4 loads, ${address === 'lane' ? 'per-invocation' : 'workgroup-uniform'} address, ${input} buffer`,
+    name: `vec4 loads, ${addressName}, ${input === 'texture' ? 'rgba32float texture' : `${input} buffer`}`,
     invocations,
     work: invocations * LOADS,
     unit: 'G loads/s',
     input,
     code: `
-@group(0) @binding(0) var<${space}> x: array<vec4<f32>, ${INPUT_VEC4S}>;
+@group(0) @binding(0) ${declaration}
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   var acc = vec4<f32>(0.0);
-  let base = ${base} % ${INPUT_VEC4S}u;
-  for (var i = 0u; i < ${LOADS}u; i++) { acc += x[(base + i * 3u) % ${INPUT_VEC4S}u]; }
+${body}
   out[gid.x] = acc.x + acc.y + acc.z + acc.w;
 }`,
   };
+}
+
+/** The probe's input binding: a 64 KiB buffer or a texture of as many vec4 texels. */
+function probeInput(input: LoadSource): { resource: GPUBindingResource; destroy(): void } {
+  if (input === 'texture') {
+    const texture = device.createTexture({ label: 'adapter-limits input', size: [TEXTURE_WIDTH, INPUT_VEC4S / TEXTURE_WIDTH], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING });
+    return { resource: texture.createView(), destroy: () => texture.destroy() };
+  }
+  const buffer = device.createBuffer({ label: 'adapter-limits input', size: INPUT_VEC4S * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
+  return { resource: { buffer }, destroy: () => buffer.destroy() };
 }
 
 async function measureProbe(probe: Probe): Promise<number> {
   const module = device.createShaderModule({ label: `adapter-limits ${probe.name}`, code: probe.code });
   const pipeline = await device.createComputePipelineAsync({ label: `adapter-limits ${probe.name}`, layout: 'auto', compute: { module, entryPoint: 'main' } });
   const out = device.createBuffer({ label: 'adapter-limits out', size: probe.invocations * 4, usage: GPUBufferUsage.STORAGE });
-  const input = probe.input && device.createBuffer({ label: 'adapter-limits input', size: INPUT_VEC4S * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
-  const entries: GPUBindGroupEntry[] = [{ binding: 1, resource: { buffer: out } }, ...(input ? [{ binding: 0, resource: { buffer: input } }] : [])];
+  const input = probe.input && probeInput(probe.input);
+  const entries: GPUBindGroupEntry[] = [{ binding: 1, resource: { buffer: out } }, ...(input ? [{ binding: 0, resource: input.resource }] : [])];
   const bindGroup = device.createBindGroup({ label: `adapter-limits ${probe.name}`, layout: pipeline.getBindGroupLayout(0), entries });
   const run = async () => {
     const encoder = device.createCommandEncoder({ label: `adapter-limits ${probe.name}` });
@@ -116,7 +146,12 @@ console.log(`adapter: ${engine.describe()}`);
 console.log(`load average: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`| probe | ms (median of ${REPEATS}) | rate |`);
 console.log('|---|---|---|');
-const probes = [...[2, 4, 8, 16, 24, 32].map(fmaProbe), loadProbe('storage', 'lane'), loadProbe('uniform', 'lane'), loadProbe('storage', 'uniform address'), loadProbe('uniform', 'uniform address')];
+const probes = [
+  ...[2, 4, 8, 16, 24, 32].map(fmaProbe),
+  ...(['storage', 'uniform', 'texture'] as const).flatMap((input) => (['lane', 'uniform address'] as const).map((address) => loadProbe(input, address))),
+  loadProbe('uniform', 'constant address'),
+  loadProbe('storage', 'constant address'),
+];
 for (const probe of probes) {
   const ms = await measureProbe(probe);
   console.log(`| ${probe.name} | ${ms.toFixed(2)} | ${(probe.work / ms / 1e6).toFixed(2)} ${probe.unit} |`);
