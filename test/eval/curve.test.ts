@@ -1,6 +1,7 @@
 // `purify eval curve`: budgets whose next larger one lowers robust accuracy by more than
 // max(1 image, 1 %) are marked not converged, a flat curve is converged, and files of other images
-// or another defence are refused instead of being plotted on one curve.
+// or another defence are refused instead of being plotted on one curve. Runs through a surrogate and
+// through the defence's own chain are separate curves, compared at the budgets both ran.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
@@ -14,7 +15,11 @@ console.log(`  seed ${seed}`);
 
 const N = 40;
 /** A run of `attack` at (steps, eot) that leaves `robust` of the N images (all clean correct), images in random order. */
-function run(steps: number, eot: number, robust: number, opts: { first?: number; defense?: string } = {}): EvalReport {
+const CHAIN = { method: 'agdm' as const, tStar: 70, scale: 30 };
+/** The surrogate the attacks differentiate: a 10-step DDIM chain of the same defence. */
+const SURROGATE = { ...CHAIN, steps: 10 };
+
+function run(steps: number, eot: number, robust: number, opts: { first?: number; defense?: string; surrogate?: boolean } = {}): EvalReport {
   const row = Array.from({ length: N }, (_, i) => i < robust);
   for (let i = N - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -27,7 +32,7 @@ function run(steps: number, eot: number, robust: number, opts: { first?: number;
     commands: [], date: '', adapter: '', dataset: 'mnist', n: N, seeds: [0], rows: [],
     models: { classifier: { name: 'c', file: '', sha256: '' }, denoiser: null, guidance: null },
     threat: { norm: 'linf', eps: 0.3 },
-    defenses: [{ defense: opts.defense ?? 'agdm', purification: null, surrogate: null, clean: s.clean, worstCase: s.worstCase, attacks: [{ attack: 'apgd-ce', estimator: 'full', loss: 'ce', eot, settings, robust: s.robust['apgd-ce'], secondsPerImage: 1 }], flags, sanity: [], seconds: 1 }],
+    defenses: [{ defense: opts.defense ?? 'agdm', purification: CHAIN, surrogate: opts.surrogate ? SURROGATE : null, clean: s.clean, worstCase: s.worstCase, attacks: [{ attack: 'apgd-ce', estimator: 'full', loss: 'ce', eot, settings, robust: s.robust['apgd-ce'], secondsPerImage: 1 }], flags, sanity: [], seconds: 1 }],
   } as EvalReport;
 }
 
@@ -39,7 +44,19 @@ test('a budget whose doubling loses more than one image is not converged; a flat
   assert.equal(verdicts.sort(), ['eot 20x1→20x2 true', 'steps 10x2→20x2 false', 'steps 20x2→40x2 true']);
   const md = renderCurve(points);
   assert.match(md, /\| apgd-ce \| 10 steps × EOT 2 → 20 steps × EOT 2 \| 85\.0 → 77\.5 % \| \*\*not converged\*\* \|/);
-  assert.match(md, /\| apgd-ce \| 10 \| 2 \| 20 \| 85\.0 % \| \[/);
+  assert.match(md, /\| apgd-ce \| the defence's chain \| 10 \| 2 \| 20 \| 85\.0 % \| \[/);
+});
+
+test('a surrogate is its own curve; the defence\'s chain at the same budget judges it', () => {
+  // Through the surrogate: 20 → 40 steps loses nothing. Through the defence's chain at 20 × 2: 4 images fewer.
+  const points = curvePoints([run(20, 2, 34, { surrogate: true }), run(40, 2, 34, { surrogate: true }), run(20, 2, 30)]);
+  assert.equal(points.map((p) => [p.gradientChain, p.steps]), [['surrogate: 10 of t* = 70 steps', 20], ['surrogate: 10 of t* = 70 steps', 40], ["the defence's chain", 20]]);
+  const verdicts = curveVerdicts(points).map((v) => `${v.along} ${v.from.steps}x${v.from.eot}/${v.from.chainSteps}→${v.to.steps}x${v.to.eot}/${v.to.chainSteps} ${v.converged}`);
+  assert.equal(verdicts.sort(), ['chain 20x2/10→20x2/70 false', 'steps 20x2/10→40x2/10 true']);
+  const md = renderCurve(points);
+  assert.match(md, /\| apgd-ce \| 20 steps × EOT 2, surrogate: 10 of t\* = 70 steps → 20 steps × EOT 2, the defence's chain \| 85\.0 → 75\.0 % \| \*\*not converged\*\* \|/);
+  // The same budget through the same chain twice is still refused (through two chains it is the comparison above).
+  assert.throws(() => curvePoints([run(20, 2, 34, { surrogate: true }), run(20, 2, 33, { surrogate: true })]), /is in two files/);
 });
 
 test('files of other images, another defence or a repeated budget are refused', () => {

@@ -2,7 +2,10 @@
 // of the same defence on the same images at another (steps, EOT); the curve puts their robust
 // accuracies side by side and marks each budget whose next larger one (more steps at the same EOT,
 // or more EOT samples at the same steps) lowers accuracy by more than max(1 image, 1 %) — the sanity
-// check's rule — as "not converged": a number at that budget is an upper bound at best.
+// check's rule — as "not converged": a number at that budget is an upper bound at best. The chain the
+// attack differentiates is a third axis: runs through a surrogate (--attack-purify-steps) and through
+// the defence's own chain form separate curves, and a budget run on both is compared the same way
+// (a more faithful chain that lowers accuracy by more than the rule says the surrogate held the attack back).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { robustFlags } from '../../engine/eval/flags.ts';
@@ -22,12 +25,19 @@ export interface CurvePoint {
   robust: Summary;
   /** Robust images (clean correct ∧ not fooled), mean over the rows (seeds × scoring draws). */
   robustImages: number;
+  /** The chain the attack differentiated: a surrogate's description, or the defence's own. */
+  gradientChain: string;
+  /** Reverse steps of that chain (the defence's own: its full chain): more is more faithful. */
+  chainSteps: number;
 }
+
+/** What the attack differentiated, as curve rows name it. */
+export const DEFENCE_CHAIN = "the defence's chain";
 
 export interface CurveVerdict {
   attack: string;
-  /** Which budget doubled: 'steps' or 'eot'. */
-  along: 'steps' | 'eot';
+  /** Which budget grew: attack 'steps', 'eot' samples, or the 'chain' differentiated (a surrogate → a more faithful chain). */
+  along: 'steps' | 'eot' | 'chain';
   from: CurvePoint;
   to: CurvePoint;
   converged: boolean;
@@ -40,7 +50,10 @@ export function curvePoints(reports: EvalReport[]): CurvePoint[] {
       d.attacks.map((a) => {
         const rows = robustFlags(d.flags, a.attack);
         const robustImages = rows.reduce((t, row) => t + row.filter(Boolean).length, 0) / rows.length;
-        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, purification: JSON.stringify(d.purification) };
+        const chain = d.surrogate ?? d.purification;
+        const gradientChain = d.surrogate ? `surrogate: ${d.surrogate.steps ?? d.surrogate.tStar} of t* = ${d.surrogate.tStar} steps` : DEFENCE_CHAIN;
+        const chainSteps = chain ? (chain.steps ?? chain.tStar) : 0;
+        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, gradientChain, chainSteps, purification: JSON.stringify(d.purification) };
       }),
     ),
   );
@@ -52,20 +65,23 @@ export function curvePoints(reports: EvalReport[]): CurvePoint[] {
   }
   const seen = new Set<string>();
   for (const p of points) {
-    const key = `${p.attack} ${p.steps} ${p.eot}`;
-    if (seen.has(key)) throw new RangeError(`eval curve: ${p.attack} at ${p.steps} steps, EOT ${p.eot} is in two files`);
+    const key = `${p.attack} ${p.steps} ${p.eot} ${p.gradientChain}`;
+    if (seen.has(key)) throw new RangeError(`eval curve: ${p.attack} at ${p.steps} steps, EOT ${p.eot} through ${p.gradientChain} is in two files`);
     seen.add(key);
   }
-  return points.map(({ purification: _p, ...p }) => p).sort((a, b) => a.attack.localeCompare(b.attack) || a.eot - b.eot || a.steps - b.steps);
+  return points
+    .map(({ purification: _p, ...p }) => p)
+    .sort((a, b) => a.attack.localeCompare(b.attack) || a.chainSteps - b.chainSteps || a.eot - b.eot || a.steps - b.steps);
 }
 
-/** Each budget against the next larger one along steps (same EOT) and along EOT (same steps). */
+/** Each budget against the next larger one along steps (same EOT and chain), EOT (same steps and chain) and chain (same steps and EOT). */
 export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
   const verdicts: CurveVerdict[] = [];
+  const axis = { steps: (p: CurvePoint) => p.steps, eot: (p: CurvePoint) => p.eot, chain: (p: CurvePoint) => p.chainSteps };
   for (const from of points) {
-    for (const along of ['steps', 'eot'] as const) {
-      const other = along === 'steps' ? 'eot' : 'steps';
-      const larger = points.filter((p) => p.attack === from.attack && p[other] === from[other] && p[along] > from[along]).sort((a, b) => a[along] - b[along]);
+    for (const along of ['steps', 'eot', 'chain'] as const) {
+      const same = (p: CurvePoint) => (['steps', 'eot', 'chain'] as const).every((k) => k === along || axis[k](p) === axis[k](from));
+      const larger = points.filter((p) => p.attack === from.attack && same(p) && axis[along](p) > axis[along](from)).sort((a, b) => axis[along](a) - axis[along](b));
       const to = larger[0];
       if (to) verdicts.push({ attack: from.attack, along, from, to, converged: from.robustImages - to.robustImages <= slack(from.n) });
     }
@@ -76,16 +92,17 @@ export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
 export function renderCurve(points: CurvePoint[]): string {
   const { defense, first, n } = points[0];
   const lines = [`### Convergence: ${defense}, test images ${first}–${first + n - 1}`, ''];
-  lines.push('| attack | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|');
+  lines.push('| attack | gradient through | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|---|');
   for (const p of points) {
     const ci = wilsonInterval(Math.round(p.robustImages), n);
-    lines.push(`| ${p.attack} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${percent(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${percent(p.robust.std)}` : ''} % | [${percent(ci.low)}, ${percent(ci.high)}] |`);
+    lines.push(`| ${p.attack} | ${p.gradientChain} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${percent(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${percent(p.robust.std)}` : ''} % | [${percent(ci.low)}, ${percent(ci.high)}] |`);
   }
   const verdicts = curveVerdicts(points);
+  const chains = new Set(points.map((p) => p.gradientChain)).size;
   lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}:`, '');
   lines.push('| attack | budget | accuracy | verdict |', '|---|---|---|---|');
   for (const v of verdicts) {
-    const budget = (p: CurvePoint) => `${p.steps} steps × EOT ${p.eot}`;
+    const budget = (p: CurvePoint) => `${p.steps} steps × EOT ${p.eot}${chains > 1 ? `, ${p.gradientChain}` : ''}`;
     lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${percent(v.from.robust.mean)} → ${percent(v.to.robust.mean)} % | ${v.converged ? 'converged' : '**not converged**'} |`);
   }
   if (!verdicts.length) lines.push('| - | (one budget only: nothing to compare) | | |');
@@ -94,9 +111,9 @@ export function renderCurve(points: CurvePoint[]): string {
 
 export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, md: { type: 'string' } } });
-  if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT) of one defence on the same images');
+  if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT, chain the attack differentiates) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
-  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot], to: [v.to.steps, v.to.eot], converged: v.converged })) }, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged })) }, null, 2) + '\n');
   const md = renderCurve(points);
   if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
