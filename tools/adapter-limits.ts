@@ -62,6 +62,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 const INPUT_VEC4S = 4096;
 const LOADS = 256;
 
+/** What one load reads: the cost on CPU drivers is per value, so wider loads amortise nothing there. */
+type Element = 'f32' | 'vec4' | 'mat4x4';
+const ELEMENT_TYPE: Record<Element, string> = { f32: 'f32', vec4: 'vec4<f32>', mat4x4: 'mat4x4<f32>' };
+const ELEMENT_FLOATS: Record<Element, number> = { f32: 1, vec4: 4, mat4x4: 16 };
+/** The loaded element as a vec4 to accumulate (every value of a matrix read). */
+const ELEMENT_SUM: Record<Element, (v: string) => string> = { f32: (v) => `vec4<f32>(${v})`, vec4: (v) => v, mat4x4: (v) => `(${v}) * vec4<f32>(1.0)` };
+
 /** Texels per row of the texture probes' input. */
 const TEXTURE_WIDTH = 64;
 
@@ -71,21 +78,22 @@ const TEXTURE_WIDTH = 64;
  * is), or are constants written into the code ('constant address', the loop expanded in the WGSL:
  * what a conv would read with its input channels unrolled).
  */
-function loadProbe(input: LoadSource, address: 'lane' | 'uniform address' | 'constant address'): Probe {
+function loadProbe(input: LoadSource, address: 'lane' | 'uniform address' | 'constant address', element: Element = 'vec4'): Probe {
   const invocations = WG * 1024;
+  const count = (4 * INPUT_VEC4S) / ELEMENT_FLOATS[element];
   const declaration =
     input === 'texture'
       ? 'var x: texture_2d<f32>;'
-      : `var<${input === 'uniform' ? 'uniform' : 'storage, read'}> x: array<vec4<f32>, ${INPUT_VEC4S}>;`;
-  const load = (j: string) => (input === 'texture' ? `textureLoad(x, vec2<u32>((${j}) % ${TEXTURE_WIDTH}u, (${j}) / ${TEXTURE_WIDTH}u), 0)` : `x[${j}]`);
+      : `var<${input === 'uniform' ? 'uniform' : 'storage, read'}> x: array<${ELEMENT_TYPE[element]}, ${count}>;`;
+  const load = (j: string) => (input === 'texture' ? `textureLoad(x, vec2<u32>((${j}) % ${TEXTURE_WIDTH}u, (${j}) / ${TEXTURE_WIDTH}u), 0)` : ELEMENT_SUM[element](`x[${j}]`));
   const body =
     address === 'constant address'
-      ? Array.from({ length: LOADS }, (_, i) => `  acc += ${load(`${(i * 37) % INPUT_VEC4S}u`)};`).join('\n')
-      : `  let base = ${address === 'lane' ? '(gid.x * 7u)' : '(wg.x * 5u)'} % ${INPUT_VEC4S}u;
-  for (var i = 0u; i < ${LOADS}u; i++) { acc += ${load(`(base + i * 3u) % ${INPUT_VEC4S}u`)}; }`;
+      ? Array.from({ length: LOADS }, (_, i) => `  acc += ${load(`${(i * 37) % count}u`)};`).join('\n')
+      : `  let base = ${address === 'lane' ? '(gid.x * 7u)' : '(wg.x * 5u)'} % ${count}u;
+  for (var i = 0u; i < ${LOADS}u; i++) { acc += ${load(`(base + i * 3u) % ${count}u`)}; }`;
   const addressName = address === 'lane' ? 'per-invocation address' : address === 'uniform address' ? 'workgroup-uniform address' : 'constant address';
   return {
-    name: `vec4 loads, ${addressName}, ${input === 'texture' ? 'rgba32float texture' : `${input} buffer`}`,
+    name: `${element} loads, ${addressName}, ${input === 'texture' ? 'rgba32float texture' : `${input} buffer`}`,
     invocations,
     work: invocations * LOADS,
     unit: 'G loads/s',
@@ -151,6 +159,8 @@ const probes = [
   ...(['storage', 'uniform', 'texture'] as const).flatMap((input) => (['lane', 'uniform address'] as const).map((address) => loadProbe(input, address))),
   loadProbe('uniform', 'constant address'),
   loadProbe('storage', 'constant address'),
+  loadProbe('storage', 'lane', 'f32'),
+  loadProbe('storage', 'lane', 'mat4x4'),
 ];
 for (const probe of probes) {
   const ms = await measureProbe(probe);
