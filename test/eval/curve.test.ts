@@ -43,7 +43,7 @@ test('a budget whose doubling loses more than one image is not converged; a flat
   const verdicts = curveVerdicts(points).map((v) => `${v.along} ${v.from.steps}x${v.from.eot}→${v.to.steps}x${v.to.eot} ${v.converged}`);
   assert.equal(verdicts.sort(), ['eot 20x1→20x2 true', 'steps 10x2→20x2 false', 'steps 20x2→40x2 true']);
   const md = renderCurve(points);
-  assert.match(md, /\| apgd-ce \| 10 steps × EOT 2 → 20 steps × EOT 2 \| 85\.0 → 77\.5 % \| \*\*not converged\*\* \|/);
+  assert.match(md, /\| apgd-ce \| 10 steps × EOT 2 → 20 steps × EOT 2 \| 85\.0 → 77\.5 % \| \d+ \/ \d+ \([\d.e-]+\) \| \*\*not converged\*\* \|/);
   assert.match(md, /\| apgd-ce \| the defence's chain \| 10 \| 2 \| 20 \| 85\.0 % \| \[/);
 });
 
@@ -54,9 +54,26 @@ test('a surrogate is its own curve; the defence\'s chain at the same budget judg
   const verdicts = curveVerdicts(points).map((v) => `${v.along} ${v.from.steps}x${v.from.eot}/${v.from.chainSteps}→${v.to.steps}x${v.to.eot}/${v.to.chainSteps} ${v.converged}`);
   assert.equal(verdicts.sort(), ['chain 20x2/10→20x2/70 false', 'steps 20x2/10→40x2/10 true']);
   const md = renderCurve(points);
-  assert.match(md, /\| apgd-ce \| 20 steps × EOT 2, surrogate: 10 of t\* = 70 steps → 20 steps × EOT 2, the defence's chain \| 85\.0 → 75\.0 % \| \*\*not converged\*\* \|/);
+  assert.match(md, /\| apgd-ce \| 20 steps × EOT 2, surrogate: 10 of t\* = 70 steps → 20 steps × EOT 2, the defence's chain \| 85\.0 → 75\.0 % \| \d+ \/ \d+ \([\d.e-]+\) \| \*\*not converged\*\* \|/);
   // The same budget through the same chain twice is still refused (through two chains it is the comparison above).
   assert.throws(() => curvePoints([run(20, 2, 34, { surrogate: true }), run(20, 2, 33, { surrogate: true })]), /is in two files/);
+});
+
+test('each verdict pairs the two budgets image by image: lost minus gained is the fall in robust images', () => {
+  const verdicts = curveVerdicts(curvePoints([run(10, 2, 40), run(20, 2, 28), run(20, 4, 29)]));
+  assert.equal(verdicts.length, 2);
+  for (const v of verdicts) {
+    const count = (row: boolean[]) => row.filter(Boolean).length;
+    const [t] = v.paired;
+    assert.is(t.onlyFirst - t.onlySecond, count(v.from.flags[0]) - count(v.to.flags[0]));
+    // At least the fall itself is discordant, and no more images than there are.
+    assert.ok(t.onlyFirst >= count(v.from.flags[0]) - count(v.to.flags[0]) && t.onlyFirst + t.onlySecond <= N);
+  }
+  // 40 → 28 robust images: exactly 12 lost and none gained, p = 2 · 2⁻¹².
+  const steps = verdicts.find((v) => v.along === 'steps')!;
+  const { onlyFirst, onlySecond, p } = steps.paired[0];
+  assert.equal([onlyFirst, onlySecond], [12, 0]);
+  assert.ok(Math.abs(p - 2 * 2 ** -12) < 1e-15, `p = ${p}`);
 });
 
 test('files of other images, another defence or a repeated budget are refused', () => {

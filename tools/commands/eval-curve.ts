@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { robustFlags } from '../../engine/eval/flags.ts';
 import { slack } from '../../engine/eval/sanity.ts';
-import { wilsonInterval, type Summary } from '../../engine/eval/stats.ts';
+import { pairedMcnemar, wilsonInterval, type PairedComparison, type Summary } from '../../engine/eval/stats.ts';
 import { percent, type EvalReport } from './eval-report.ts';
 import { writeOutput } from './output-file.ts';
 
@@ -29,6 +29,8 @@ export interface CurvePoint {
   gradientChain: string;
   /** Reverse steps of that chain (the defence's own: its full chain): more is more faithful. */
   chainSteps: number;
+  /** Per row (seed × scoring draw), per image: robust (clean correct ∧ not fooled). */
+  flags: boolean[][];
 }
 
 /** What the attack differentiated, as curve rows name it. */
@@ -41,6 +43,8 @@ export interface CurveVerdict {
   from: CurvePoint;
   to: CurvePoint;
   converged: boolean;
+  /** Per row both budgets have, paired per image: onlyFirst = robust only at the smaller budget (lost), onlySecond = only at the larger (gained). */
+  paired: PairedComparison[];
 }
 
 /** One point per (defence, attack) of every file; all must be one defence on the same images. */
@@ -53,7 +57,7 @@ export function curvePoints(reports: EvalReport[]): CurvePoint[] {
         const chain = d.surrogate ?? d.purification;
         const gradientChain = d.surrogate ? `surrogate: ${d.surrogate.steps ?? d.surrogate.tStar} of t* = ${d.surrogate.tStar} steps` : DEFENCE_CHAIN;
         const chainSteps = chain ? (chain.steps ?? chain.tStar) : 0;
-        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, gradientChain, chainSteps, purification: JSON.stringify(d.purification) };
+        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, gradientChain, chainSteps, flags: rows, purification: JSON.stringify(d.purification) };
       }),
     ),
   );
@@ -83,7 +87,10 @@ export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
       const same = (p: CurvePoint) => (['steps', 'eot', 'chain'] as const).every((k) => k === along || axis[k](p) === axis[k](from));
       const larger = points.filter((p) => p.attack === from.attack && same(p) && axis[along](p) > axis[along](from)).sort((a, b) => axis[along](a) - axis[along](b));
       const to = larger[0];
-      if (to) verdicts.push({ attack: from.attack, along, from, to, converged: from.robustImages - to.robustImages <= slack(from.n) });
+      if (!to) continue;
+      const rows = Math.min(from.flags.length, to.flags.length);
+      const paired = Array.from({ length: rows }, (_, r) => pairedMcnemar(from.flags[r], to.flags[r]));
+      verdicts.push({ attack: from.attack, along, from, to, converged: from.robustImages - to.robustImages <= slack(from.n), paired });
     }
   }
   return verdicts;
@@ -99,13 +106,14 @@ export function renderCurve(points: CurvePoint[]): string {
   }
   const verdicts = curveVerdicts(points);
   const chains = new Set(points.map((p) => p.gradientChain)).size;
-  lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}:`, '');
-  lines.push('| attack | budget | accuracy | verdict |', '|---|---|---|---|');
+  lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}. Paired per image, per row (seed × scoring draw): images robust only at the smaller budget / only at the larger.`, '');
+  lines.push('| attack | budget | accuracy | lost / gained per row (exact McNemar p) | verdict |', '|---|---|---|---|---|');
   for (const v of verdicts) {
     const budget = (p: CurvePoint) => `${p.steps} steps × EOT ${p.eot}${chains > 1 ? `, ${p.gradientChain}` : ''}`;
-    lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${percent(v.from.robust.mean)} → ${percent(v.to.robust.mean)} % | ${v.converged ? 'converged' : '**not converged**'} |`);
+    const paired = v.paired.map((t) => `${t.onlyFirst} / ${t.onlySecond} (${t.p.toPrecision(2)})`).join(', ');
+    lines.push(`| ${v.attack} | ${budget(v.from)} → ${budget(v.to)} | ${percent(v.from.robust.mean)} → ${percent(v.to.robust.mean)} % | ${paired} | ${v.converged ? 'converged' : '**not converged**'} |`);
   }
-  if (!verdicts.length) lines.push('| - | (one budget only: nothing to compare) | | |');
+  if (!verdicts.length) lines.push('| - | (one budget only: nothing to compare) | | | |');
   return lines.join('\n');
 }
 
@@ -113,7 +121,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, md: { type: 'string' } } });
   if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT, chain the attack differentiates) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
-  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged })) }, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
   const md = renderCurve(points);
   if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
