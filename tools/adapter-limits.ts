@@ -73,7 +73,7 @@ const ELEMENT_SUM: Record<Element, (v: string) => string> = { f32: (v) => `vec4<
 const TEXTURE_WIDTH = 64;
 
 /**
- * LOADS vec4 loads per invocation, at addresses that differ per invocation ('lane'), are the same
+ * LOADS loads of one element (a vec4 unless asked) per invocation, at addresses that differ per invocation ('lane'), are the same
  * for the whole workgroup ('uniform address', computed from a loop counter as a conv's weight index
  * is), or are constants written into the code ('constant address', the loop expanded in the WGSL:
  * what a conv would read with its input channels unrolled).
