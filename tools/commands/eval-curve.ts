@@ -34,7 +34,7 @@ export interface CurvePoint {
 }
 
 /** What the attack differentiated, as curve rows name it. */
-export const DEFENCE_CHAIN = "the defence's chain";
+const DEFENCE_CHAIN = "the defence's chain";
 
 export interface CurveVerdict {
   attack: string;
@@ -96,7 +96,7 @@ export function curveVerdicts(points: CurvePoint[]): CurveVerdict[] {
   return verdicts;
 }
 
-export function renderCurve(points: CurvePoint[]): string {
+export function renderCurve(points: CurvePoint[], verdicts: CurveVerdict[] = curveVerdicts(points)): string {
   const { defense, first, n } = points[0];
   const lines = [`### Convergence: ${defense}, test images ${first}–${first + n - 1}`, ''];
   lines.push('| attack | gradient through | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|---|');
@@ -104,7 +104,6 @@ export function renderCurve(points: CurvePoint[]): string {
     const ci = wilsonInterval(Math.round(p.robustImages), n);
     lines.push(`| ${p.attack} | ${p.gradientChain} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${percent(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${percent(p.robust.std)}` : ''} % | [${percent(ci.low)}, ${percent(ci.high)}] |`);
   }
-  const verdicts = curveVerdicts(points);
   const chains = new Set(points.map((p) => p.gradientChain)).size;
   lines.push('', `Each budget against the next larger one; "not converged" when accuracy falls by more than max(1 image, 1 %) = ${slack(n).toFixed(2).replace(/\.?0+$/, '')} image(s) of ${n}. Paired per image, per row (seed × scoring draw): images robust only at the smaller budget / only at the larger.`, '');
   lines.push('| attack | budget | accuracy | lost / gained per row (exact McNemar p) | verdict |', '|---|---|---|---|---|');
@@ -121,8 +120,9 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, md: { type: 'string' } } });
   if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT, chain the attack differentiates) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
-  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: curveVerdicts(points).map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
-  const md = renderCurve(points);
+  const verdicts = curveVerdicts(points);
+  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: verdicts.map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
+  const md = renderCurve(points, verdicts);
   if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
 }
