@@ -40,6 +40,8 @@ const SAMPLES = 8;
 const TOL = 1e-4;
 
 const pairing = (grads: Nd[], gg: Nd[]) => grads.reduce((s, gr, j) => s + gr.data.reduce((a, v, i) => a + v * gg[j].data[i], 0), 0);
+/** The central difference of a value taken at +FD_STEP and at −FD_STEP. */
+const centralDifference = (up: number, down: number) => (up - down) / (2 * FD_STEP);
 const perturbed = (x: Nd, i: number, d: number) => nd(x.shape, Float64Array.from(x.data, (v, q) => (q === i ? v + d : v)));
 
 interface Outcome {
@@ -106,9 +108,8 @@ async function check(engine: Engine, c: OpCase, tamper = (x: Float32Array) => x)
     let terms = 0;
     for (const i of idx) {
       const [up, down] = [at(perturbed(x, i, FD_STEP)), at(perturbed(x, i, -FD_STEP))];
-      const slope = (a: number, b: number) => (a - b) / (2 * FD_STEP);
-      worst = Math.max(worst, Math.abs(got[i] - slope(pairing(up, gg), pairing(down, gg))));
-      terms = Math.max(terms, up.reduce((s, u, q) => s + u.data.reduce((a, v, m) => a + Math.abs(slope(v, down[q].data[m]) * gg[q].data[m]), 0), 0));
+      worst = Math.max(worst, Math.abs(got[i] - centralDifference(pairing(up, gg), pairing(down, gg))));
+      terms = Math.max(terms, up.reduce((s, u, q) => s + u.data.reduce((a, v, m) => a + Math.abs(centralDifference(v, down[q].data[m]) * gg[q].data[m]), 0), 0));
     }
     const scale = Math.max(maxAbs(got), floor, terms);
     return { label, err: scale > 0 ? worst / scale : worst };
