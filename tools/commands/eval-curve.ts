@@ -121,7 +121,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT, chain the attack differentiates) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
   const verdicts = curveVerdicts(points);
-  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: verdicts.map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify({ points: points.map((p) => ({ ...p, wilson95: wilsonInterval(Math.round(p.robustImages), p.n) })), verdicts: verdicts.map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
   const md = renderCurve(points, verdicts);
   if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);
