@@ -1,7 +1,7 @@
 // Broken attack targets for the sanity-check tests: each wraps a classifier's honest target and
 // breaks one thing an evaluation can get wrong (Athalye et al. 2018's obfuscated gradients).
 import type { AttackTarget } from '../../engine/attacks/target.ts';
-import { fromArray, scale, zeros } from '../../engine/ops/index.ts';
+import { fromArray, zeros } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { randn, rng } from '../helpers/check.ts';
 
@@ -60,19 +60,27 @@ export function uncontrolledNoise(base: AttackTarget, seed: number, sigma = 0.05
 }
 
 /**
- * A randomised defence whose gradient has the right mean but not per draw: draw r's gradient is
- * −g for odd repeats and 3g for even ones, so a one-sample attack steps back and forth (EOT 1
- * uses repeats 1, 2, 3, … in turn) while averaging two draws ascends with g.
+ * A randomised defence whose gradient has the right mean but is drowned in noise per draw: draws
+ * 2k − 1 and 2k return g + K·ξ_k and g − K·ξ_k, with ξ_k a random sign field and K far above |g|.
+ * A one-sample attack (EOT 1 takes repeats 1, 2, 3, … in turn) steps ±α·ξ_k and back, ending where
+ * its random start put it; averaging two draws (repeats 2k − 1 and 2k in one step) ascends with g.
+ * The walk must return: a scheme that ends on an ascent step (−g, 3g, …) breaks a fragile
+ * classifier with that one step (seed 1158813466), and the check it should fail then passes.
  */
-export function alternatingGradient(base: AttackTarget): AttackTarget {
+export function antitheticNoise(base: AttackTarget, seed: number): AttackTarget {
   return {
     ...base,
     randomised: true,
     sample: (estimator, labels, loss) => async (x, draw) => {
       const r = await base.sample(estimator, labels, loss)(x, draw);
-      const grad = x.engine.keep(scale(r.grad, draw.repeat % 2 === 1 ? -1 : 3));
+      const g = await r.grad.read();
       r.grad.dispose();
-      return { ...r, grad };
+      const pair = Math.floor((draw.repeat - 1) / 2);
+      const random = rng((seed ^ Math.imul(pair + 1, 0x9e3779b1) ^ Math.imul(draw.firstIndex + 1, 0x85ebca6b)) >>> 0);
+      const k = 1e3 * Math.max(1e-6, ...g.map(Math.abs));
+      const sign = draw.repeat % 2 === 1 ? 1 : -1;
+      const noisy = g.map((v) => v + sign * k * (random() < 0.5 ? -1 : 1));
+      return { ...r, grad: x.engine.keep(fromArray(x.engine, noisy, x.shape, 'antithetic-noise')) };
     },
   };
 }
