@@ -24,6 +24,12 @@ export function wilsonInterval(successes: number, n: number, z = Z95): Interval 
   return { low: successes === 0 ? 0 : Math.max(0, centre - half), high: successes === n ? 1 : Math.min(1, centre + half) };
 }
 
+/**
+ * Wilson's interval for an image count averaged over seeds or scoring draws (possibly fractional),
+ * at the nearest whole count: the interval every report table and JSON gives beside a mean accuracy.
+ */
+export const wilsonAtMeanCount = (meanCount: number, n: number): Interval => wilsonInterval(Math.round(meanCount), n);
+
 /** `successes` of `n` as a percentage with its Wilson 95 % interval, e.g. "81.1 % [78.6, 83.4]". */
 export function percentWithInterval(successes: number, n: number, digits = 1): string {
   const ci = wilsonInterval(successes, n);

@@ -77,7 +77,7 @@ export function antitheticNoise(base: AttackTarget, seed: number): AttackTarget 
       r.grad.dispose();
       const pair = Math.floor((draw.repeat - 1) / 2);
       const random = rng((seed ^ Math.imul(pair + 1, 0x9e3779b1) ^ Math.imul(draw.firstIndex + 1, 0x85ebca6b)) >>> 0);
-      const k = 1e3 * Math.max(1e-6, ...g.map(Math.abs));
+      const k = 1e3 * g.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
       const sign = draw.repeat % 2 === 1 ? 1 : -1;
       const noisy = g.map((v) => v + sign * k * (random() < 0.5 ? -1 : 1));
       return { ...r, grad: x.engine.keep(fromArray(x.engine, noisy, x.shape, 'antithetic-noise')) };

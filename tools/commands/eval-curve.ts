@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { robustFlags } from '../../engine/eval/flags.ts';
 import { slack } from '../../engine/eval/sanity.ts';
-import { pairedMcnemar, wilsonInterval, type PairedComparison, type Summary } from '../../engine/eval/stats.ts';
+import { pairedMcnemar, wilsonAtMeanCount, type Interval, type PairedComparison, type Summary } from '../../engine/eval/stats.ts';
 import { percent, type EvalReport } from './eval-report.ts';
 import { writeOutput } from './output-file.ts';
 
@@ -31,6 +31,8 @@ export interface CurvePoint {
   chainSteps: number;
   /** Per row (seed × scoring draw), per image: robust (clean correct ∧ not fooled). */
   flags: boolean[][];
+  /** Wilson 95 % interval of the n images at robustImages. */
+  wilson95: Interval;
 }
 
 /** What the attack differentiated, as curve rows name it. */
@@ -57,7 +59,7 @@ export function curvePoints(reports: EvalReport[]): CurvePoint[] {
         const chain = d.surrogate ?? d.purification;
         const gradientChain = d.surrogate ? `surrogate: ${d.surrogate.steps ?? d.surrogate.tStar} of t* = ${d.surrogate.tStar} steps` : DEFENCE_CHAIN;
         const chainSteps = chain ? (chain.steps ?? chain.tStar) : 0;
-        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, gradientChain, chainSteps, flags: rows, purification: JSON.stringify(d.purification) };
+        return { defense: d.defense, attack: a.attack, steps: a.settings.steps, eot: a.eot, first: d.flags.first, n: d.flags.n, robust: a.robust, robustImages, gradientChain, chainSteps, flags: rows, purification: JSON.stringify(d.purification), wilson95: wilsonAtMeanCount(robustImages, d.flags.n) };
       }),
     ),
   );
@@ -101,7 +103,7 @@ export function renderCurve(points: CurvePoint[], verdicts: CurveVerdict[] = cur
   const lines = [`### Convergence: ${defense}, test images ${first}–${first + n - 1}`, ''];
   lines.push('| attack | gradient through | steps | EOT | gradients per image | robust | Wilson 95 % |', '|---|---|---|---|---|---|---|');
   for (const p of points) {
-    const ci = wilsonInterval(Math.round(p.robustImages), n);
+    const ci = p.wilson95;
     lines.push(`| ${p.attack} | ${p.gradientChain} | ${p.steps} | ${p.eot} | ${p.steps * p.eot} | ${percent(p.robust.mean)}${p.robust.perSeed.length > 1 ? ` ± ${percent(p.robust.std)}` : ''} % | [${percent(ci.low)}, ${percent(ci.high)}] |`);
   }
   const chains = new Set(points.map((p) => p.gradientChain)).size;
@@ -121,7 +123,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!positionals.length) throw new Error('usage: purify eval curve FILE.json... [--json OUT.json] [--md OUT.md]: one file per (steps, EOT, chain the attack differentiates) of one defence on the same images');
   const points = curvePoints(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvalReport));
   const verdicts = curveVerdicts(points);
-  if (values.json) writeOutput(values.json, JSON.stringify({ points: points.map((p) => ({ ...p, wilson95: wilsonInterval(Math.round(p.robustImages), p.n) })), verdicts: verdicts.map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
+  if (values.json) writeOutput(values.json, JSON.stringify({ points, verdicts: verdicts.map((v) => ({ attack: v.attack, along: v.along, from: [v.from.steps, v.from.eot, v.from.gradientChain], to: [v.to.steps, v.to.eot, v.to.gradientChain], converged: v.converged, paired: v.paired })) }, null, 2) + '\n');
   const md = renderCurve(points, verdicts);
   if (values.md) writeOutput(values.md, md + '\n');
   else console.log(md);

@@ -9,7 +9,7 @@ import { robustFlags, worstCaseFlags, type PerImageFlags } from '../../engine/ev
 import type { SanityCheck } from '../../engine/eval/sanity.ts';
 import type { Shard } from '../../engine/eval/shard.ts';
 import type { GradientGap } from '../../engine/eval/surrogate-gap.ts';
-import { pairedMcnemar, wilsonInterval, type Interval, type Summary } from '../../engine/eval/stats.ts';
+import { pairedMcnemar, wilsonAtMeanCount, type Interval, type Summary } from '../../engine/eval/stats.ts';
 import type { PurifyOptions } from '../../engine/purify/purifier.ts';
 import { formatTime } from '../progress.ts';
 
@@ -90,16 +90,13 @@ export interface ReportRow {
   robustWilson95: Interval;
 }
 
-/** The Wilson 95 % interval of an accuracy averaged over seeds, at the nearest whole image count. */
-const meanInterval = (mean: number, n: number): Interval => wilsonInterval(Math.round(mean * n), n);
-
 export function reportRows(r: Omit<EvalReport, 'rows'>): ReportRow[] {
   return r.defenses.flatMap((d) => {
     const n = d.flags.n;
-    const base = { defense: d.defense, clean: d.clean.mean, cleanStd: d.clean.std, cleanWilson95: meanInterval(d.clean.mean, n), n, seeds: r.seeds };
+    const base = { defense: d.defense, clean: d.clean.mean, cleanStd: d.clean.std, cleanWilson95: wilsonAtMeanCount(d.clean.mean * n, n), n, seeds: r.seeds };
     return [
-      ...d.attacks.map((a) => ({ ...base, attack: a.attack, robust: a.robust.mean, robustStd: a.robust.std, robustWilson95: meanInterval(a.robust.mean, n), estimator: a.estimator, loss: a.loss, eot: a.eot, settings: a.settings, secondsPerImage: a.secondsPerImage })),
-      { ...base, attack: 'worst-case', robust: d.worstCase.mean, robustStd: d.worstCase.std, robustWilson95: meanInterval(d.worstCase.mean, n) },
+      ...d.attacks.map((a) => ({ ...base, attack: a.attack, robust: a.robust.mean, robustStd: a.robust.std, robustWilson95: wilsonAtMeanCount(a.robust.mean * n, n), estimator: a.estimator, loss: a.loss, eot: a.eot, settings: a.settings, secondsPerImage: a.secondsPerImage })),
+      { ...base, attack: 'worst-case', robust: d.worstCase.mean, robustStd: d.worstCase.std, robustWilson95: wilsonAtMeanCount(d.worstCase.mean * n, n) },
     ];
   });
 }
@@ -108,7 +105,7 @@ export const percent = (v: number) => (100 * v).toFixed(1);
 
 /** Mean (± std over seeds) and the Wilson 95 % interval of the n images at the seed-mean count. */
 function cell(s: Summary, n: number): string {
-  const ci = meanInterval(s.mean, n);
+  const ci = wilsonAtMeanCount(s.mean * n, n);
   return `${percent(s.mean)}${s.perSeed.length > 1 ? ` ± ${percent(s.std)}` : ''} % [${percent(ci.low)}, ${percent(ci.high)}]`;
 }
 
