@@ -2,6 +2,7 @@
 // max(1 image, 1 %) are marked not converged, a flat curve is converged, and files of other images
 // or another defence are refused instead of being plotted on one curve. Runs through a surrogate and
 // through the defence's own chain are separate curves, compared at the budgets both ran.
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { summarizeFlags, type PerImageFlags } from '../../engine/eval/flags.ts';
@@ -81,6 +82,23 @@ test('files of other images, another defence or a repeated budget are refused', 
   assert.throws(() => curvePoints([run(10, 2, 30), run(20, 2, 30, { defense: 'gdmp' })]), /one defence/);
   assert.throws(() => curvePoints([run(10, 2, 30), run(10, 2, 29)]), /is in two files/);
   assert.throws(() => curvePoints([]), /no attack results/);
+});
+
+const COMMITTED = 'reports/mnist-adaptive-3264/convergence';
+const committedPoints = () =>
+  readdirSync(COMMITTED)
+    .filter((f) => /^agdm-steps.*\.json$/.test(f))
+    .map((f) => ({ file: f, report: JSON.parse(readFileSync(`${COMMITTED}/${f}`, 'utf8')) as EvalReport }));
+
+test('the committed convergence table is what eval curve makes of the committed points, and a flipped flag changes it', () => {
+  const committed = readFileSync(`${COMMITTED}.md`, 'utf8');
+  const files = committedPoints();
+  assert.is(renderCurve(curvePoints(files.map((f) => f.report))) + '\n', committed);
+  const largest = files.find((f) => f.file === 'agdm-steps40-eot32.json');
+  assert.ok(largest, 'the 40 steps × EOT 32 point is committed');
+  const row = largest.report.defenses[0].flags.attacks['apgd-ce'][0];
+  row[0] = !row[0];
+  assert.is.not(renderCurve(curvePoints(files.map((f) => f.report))) + '\n', committed, 'one image flipped in one draw must show');
 });
 
 test.run();
